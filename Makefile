@@ -1,0 +1,20 @@
+# Clinic PBX — developer entry points. See README.md.
+.PHONY: run test bench lint ring help
+
+help:
+	@echo "make run    serve Odoo 18 with clinic_pbx and demo data at http://localhost:8069"
+	@echo "make test   lint, then install clinic_pbx in a new database and run the whole suite"
+	@echo "make bench  run the benchmarks and write docs/BENCHMARKS.md"
+	@echo "make lint   ruff and pylint-odoo only"
+
+run:
+	@bash scripts/clinic.sh run
+
+test:
+	@bash scripts/clinic.sh test
+
+bench:
+	@bash scripts/clinic.sh bench
+
+lint:
+	@bash scripts/clinic.sh lint
