@@ -1,0 +1,41 @@
+# Copyright 2026 Clinic PBX
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    "name": "Clinic PBX",
+    "summary": "Call log with recordings, calls report, touches, Calltouch and "
+    "Callmarker, and live pop-ups for shared extensions",
+    "version": "18.0.1.0.0",
+    "category": "Productivity/PBX",
+    "author": "Clinic PBX",
+    "maintainers": ["clinic-pbx"],
+    "license": "LGPL-3",
+    "development_status": "Alpha",
+    "application": True,
+    "installable": True,
+    "external_dependencies": {"python": ["phonenumbers", "PyMySQL"]},
+    "depends": ["mail", "bus", "contacts", "crm", "phone_validation", "utm"],
+    "data": [
+        "security/clinic_pbx_security.xml",
+        "security/ir.model.access.csv",
+        "security/clinic_pbx_rules.xml",
+        "data/ir_config_parameter_data.xml",
+        "views/pbx_call_views.xml",
+        "views/pbx_call_report_views.xml",
+        "views/pbx_connection_views.xml",
+        "views/res_users_views.xml",
+        "views/res_partner_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/clinic_pbx_menus.xml",
+    ],
+    "demo": [
+        "demo/clinic_pbx_demo.xml",
+    ],
+    "assets": {
+        "web.assets_backend": [
+            "clinic_pbx/static/src/**/*",
+        ],
+        "web.assets_tests": [
+            "clinic_pbx/static/tests/tours/**/*",
+        ],
+    },
+}

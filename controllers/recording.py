@@ -1,0 +1,70 @@
+import logging
+import re
+
+import requests
+from werkzeug.exceptions import Forbidden, NotFound
+
+from odoo import http
+from odoo.exceptions import AccessError
+from odoo.http import request
+
+_logger = logging.getLogger(__name__)
+
+RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)$")
+PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges")
+CHUNK = 64 * 1024
+
+
+class PbxRecordingController(http.Controller):
+    @http.route(
+        "/pbx/recording/<int:call_id>", type="http", auth="user", methods=["GET"]
+    )
+    def pbx_recording(self, call_id, **_kwargs):
+        """Stream a call's recording from the PBX to a user who may hear it.
+
+        The PBX's URL and credentials stay on the server; the browser's Range
+        header is passed on so the player can seek. Each play (a request from
+        the start of the file) is written to the call's listening log.
+        """
+        env = request.env
+        if not env.user.has_group("clinic_pbx.clinic_pbx_group_recordings"):
+            raise Forbidden()
+        call = env["pbx.call"].browse(call_id)
+        if not call.exists():
+            raise NotFound()
+        try:
+            call.check_access("read")
+        except AccessError as error:
+            raise Forbidden() from error
+        byte_range = request.httprequest.headers.get("Range")
+        if byte_range and not RANGE_PATTERN.match(byte_range.strip()):
+            byte_range = None
+        upstream = call.sudo()._open_recording(byte_range)
+        if upstream is None:
+            raise NotFound()
+        if not byte_range or byte_range.strip().startswith("bytes=0-"):
+            env["pbx.recording.listen"].sudo().create(
+                {"call_id": call.id, "user_id": env.uid, "byte_range": byte_range}
+            )
+        headers = [
+            (name, upstream.headers[name])
+            for name in PASSED_HEADERS
+            if name in upstream.headers
+        ]
+        if "Content-Type" not in upstream.headers:
+            headers.append(("Content-Type", "audio/wav"))
+        headers.append(("Cache-Control", "private, no-store"))
+
+        def body():
+            try:
+                yield from upstream.iter_content(CHUNK)
+            except requests.RequestException as error:
+                _logger.warning(
+                    "Recording of call %s broke off: %s", call.id, type(error).__name__
+                )
+            finally:
+                upstream.close()
+
+        return request.make_response(
+            body(), headers=headers, status=upstream.status_code
+        )

@@ -1,0 +1,643 @@
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+import psycopg2
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools.call_events import merge_events
+from ..tools.phone import phone_key, search_variants
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_CALLBACK_WINDOW_HOURS = 24
+# Values of a call that come straight from the folded events.
+_STATE_FIELDS = (
+    "start",
+    "direction",
+    "src",
+    "dst",
+    "did",
+    "extension",
+    "answered_extension",
+    "answered_at",
+    "ended_at",
+    "state",
+    "disposition",
+    "talk_seconds",
+    "wait_seconds",
+    "recording_url",
+)
+_MERGE_KEYS = (
+    "header_key",
+    "answer_key",
+    "end_key",
+    "answer_extension",
+    "end_extension",
+    "end_recording_url",
+    "live_recording_url",
+    "rang_extensions",
+    "claimed_by",
+)
+
+
+class PbxCall(models.Model):
+    _name = "pbx.call"
+    _description = "PBX Call"
+    _order = "start desc, id desc"
+    _rec_name = "src"
+
+    connection_id = fields.Many2one(
+        "pbx.connection",
+        string="PBX",
+        required=True,
+        index=True,
+        ondelete="restrict",
+        readonly=True,
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, readonly=True
+    )
+    external_id = fields.Char(
+        "PBX Call ID",
+        required=True,
+        readonly=True,
+        help="The PBX's id of the whole call (Asterisk linkedid).",
+    )
+    start = fields.Datetime("Date Time", required=True, index=True, readonly=True)
+    direction = fields.Selection(
+        [("incoming", "Incoming"), ("outgoing", "Outgoing"), ("internal", "Internal")],
+        string="Call Type",
+        required=True,
+        default="incoming",
+        readonly=True,
+    )
+    src = fields.Char("SRC", readonly=True, help="Caller's number as the PBX gave it.")
+    dst = fields.Char(
+        "DST",
+        readonly=True,
+        help="Dialled number, DID or extension as the PBX gave it.",
+    )
+    did = fields.Char(
+        "DID", readonly=True, help="The clinic's number that was dialled."
+    )
+    extension = fields.Char(
+        readonly=True,
+        index="btree_not_null",
+        help="Extension that rang (incoming) or placed the call (outgoing).",
+    )
+    answered_extension = fields.Char(readonly=True)
+    rang_user_ids = fields.Many2many(
+        "res.users",
+        "pbx_call_rang_user_rel",
+        "call_id",
+        "user_id",
+        string="Rang For",
+        readonly=True,
+        help="Users whose extension rang for this call.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Admin",
+        index="btree_not_null",
+        readonly=True,
+        help="Staff member who answered or placed the call.",
+    )
+    state = fields.Selection(
+        [("ringing", "Ringing"), ("talking", "Talking"), ("done", "Finished")],
+        required=True,
+        default="ringing",
+        readonly=True,
+    )
+    disposition = fields.Selection(
+        [
+            ("answered", "Answered"),
+            ("no_answer", "Missed"),
+            ("busy", "Busy"),
+            ("failed", "Failed"),
+        ],
+        readonly=True,
+    )
+    answered_at = fields.Datetime(readonly=True)
+    ended_at = fields.Datetime(readonly=True)
+    talk_seconds = fields.Integer(
+        "Call Duration", readonly=True, aggregator="avg", help="Talk time in seconds."
+    )
+    wait_seconds = fields.Integer(
+        "Wait Time", readonly=True, aggregator="avg", help="Seconds before the answer."
+    )
+    total_seconds = fields.Integer(
+        "Total Duration",
+        compute="_compute_total_seconds",
+        store=True,
+        aggregator="avg",
+        help="Wait time plus talk time, in seconds.",
+    )
+    external_key = fields.Char(
+        "Caller Key",
+        readonly=True,
+        index="btree_not_null",
+        help="E.164 number of the party outside the clinic, used to find the contact.",
+    )
+    search_digits = fields.Char(readonly=True, index="trigram")
+    partner_ids = fields.Many2many(
+        "res.partner",
+        "pbx_call_partner_rel",
+        "call_id",
+        "partner_id",
+        string="Patients",
+        readonly=True,
+        help="Every patient whose phone or mobile is the caller's number.",
+    )
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Patient",
+        index="btree_not_null",
+        readonly=True,
+        help="First of the matching patients.",
+    )
+    lead_ids = fields.Many2many(
+        "crm.lead",
+        "pbx_call_lead_rel",
+        "call_id",
+        "lead_id",
+        string="Leads",
+        readonly=True,
+    )
+    contact_display = fields.Char("Contact", compute="_compute_contact_display")
+    contact_count = fields.Integer(compute="_compute_contact_display")
+    recording_url = fields.Char(
+        groups="base.group_system",
+        readonly=True,
+        help="Where the PBX serves the recording; never sent to the browser.",
+    )
+    has_recording = fields.Boolean(
+        "With Recording", readonly=True, compute="_compute_has_recording", store=True
+    )
+    missed = fields.Boolean(
+        readonly=True,
+        index=True,
+        help="An incoming call that nobody answered.",
+    )
+    called_back = fields.Boolean(
+        readonly=True,
+        help="A missed call whose number the clinic reached later within the "
+        "call-back window (an answered outgoing call, or the caller called "
+        "again and got through).",
+    )
+    callback_call_id = fields.Many2one("pbx.call", "Called Back By", readonly=True)
+    callback_delay = fields.Integer(
+        "Time to Call Back",
+        readonly=True,
+        aggregator="avg",
+        help="Seconds from the missed call to the call that reached the number.",
+    )
+    listen_ids = fields.One2many(
+        "pbx.recording.listen",
+        "call_id",
+        string="Listened",
+        readonly=True,
+        groups="clinic_pbx.clinic_pbx_group_manager",
+    )
+    merge_state = fields.Json(readonly=True, copy=False)
+    number_search = fields.Char(
+        "Number or Contact", compute="_compute_number_search", search="_search_number"
+    )
+
+    _sql_constraints = [
+        (
+            "external_id_unique",
+            "UNIQUE(connection_id, external_id)",
+            "A PBX call id can only be imported once per PBX connection.",
+        ),
+    ]
+
+    @api.depends("talk_seconds", "wait_seconds")
+    def _compute_total_seconds(self):
+        for call in self:
+            call.total_seconds = (call.talk_seconds or 0) + (call.wait_seconds or 0)
+
+    @api.depends("merge_state")
+    def _compute_has_recording(self):
+        for call in self:
+            state = call.merge_state or {}
+            call.has_recording = bool(
+                state.get("end_recording_url") or state.get("live_recording_url")
+            )
+
+    @api.depends("partner_ids", "lead_ids")
+    def _compute_contact_display(self):
+        for call in self:
+            partners, leads = call.partner_ids, call.lead_ids
+            if partners:
+                first = call.partner_id if call.partner_id in partners else partners[0]
+                names, count = first.display_name, len(partners)
+            elif leads:
+                names, count = leads[0].display_name, len(leads)
+            else:
+                names, count = False, 0
+            call.contact_count = count
+            call.contact_display = "%s +%d" % (names, count - 1) if count > 1 else names
+
+    def _compute_number_search(self):
+        for call in self:
+            call.number_search = False
+
+    def _search_number(self, operator, value):
+        if operator not in ("ilike", "like", "=", "=like", "=ilike") or not isinstance(
+            value, str
+        ):
+            return [("id", "=", 0)]
+        domain = [
+            "|",
+            "|",
+            ("partner_ids.name", "ilike", value),
+            ("lead_ids.name", "ilike", value),
+            ("lead_ids.partner_name", "ilike", value),
+        ]
+        for variant in search_variants(value):
+            domain = ["|", ("search_digits", "ilike", variant)] + domain
+        return domain
+
+    @api.depends("start", "direction", "src", "dst")
+    def _compute_display_name(self):
+        labels = dict(self._fields["direction"].selection)
+        for call in self:
+            call.display_name = "%s %s → %s" % (
+                labels.get(call.direction, ""),
+                call.src or "?",
+                call.dst or "?",
+            )
+
+    # ------------------------------------------------------------------
+    # Ingestion: the one way calls are written.
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _ingest_events(self, connection, events):
+        """Apply clean events (see tools.call_events) of one PBX connection.
+
+        Every writer of calls goes through here: the event API, the CDR sync,
+        the demo generator and the benchmarks. Events already received are
+        counted as duplicates and change nothing; the rest are folded into
+        their calls whatever their order. Returns (accepted, duplicates,
+        calls touched).
+        """
+        self = self.sudo().with_company(connection.company_id)
+        if not events:
+            return 0, 0, self.browse()
+        fresh = self._claim_event_fingerprints(connection, events)
+        duplicates = len(events) - len(fresh)
+        if not fresh:
+            return 0, duplicates, self.browse()
+        by_call = defaultdict(list)
+        for event in fresh:
+            by_call[event["call_id"]].append(event)
+        calls = self._upsert_calls(connection, by_call)
+        calls._after_ingest(fresh)
+        return len(fresh), duplicates, calls
+
+    def _claim_event_fingerprints(self, connection, events):
+        """Events not seen before (also within the batch), recorded as seen."""
+        unique = {}
+        for event in events:
+            unique.setdefault(event["fingerprint"], event)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO pbx_event_receipt (connection_id, fingerprint, received_at)
+                SELECT %s, fp, now() AT TIME ZONE 'UTC' FROM unnest(%s::varchar[]) fp
+                ON CONFLICT (connection_id, fingerprint) DO NOTHING
+                RETURNING fingerprint
+                """,
+                connection.id,
+                list(unique),
+            )
+        )
+        new = {row[0] for row in self.env.cr.fetchall()}
+        return [event for fp, event in unique.items() if fp in new]
+
+    def _upsert_calls(self, connection, by_call):
+        found = self._lock_calls(connection, list(by_call))
+        missing = [cid for cid in by_call if cid not in found]
+        created = self.browse()
+        if missing:
+            try:
+                with self.env.cr.savepoint():
+                    created = self._create_calls(connection, missing, by_call)
+            except psycopg2.errors.UniqueViolation:
+                # A concurrent request created some of these calls since we
+                # looked: lock them and fold our events into them instead.
+                self.env.invalidate_all()
+                found.update(self._lock_calls(connection, missing))
+                missing = [cid for cid in missing if cid not in found]
+                if missing:
+                    created = self._create_calls(connection, missing, by_call)
+        for cid, call in found.items():
+            call._apply_events(by_call[cid])
+        return created | self.browse([call.id for call in found.values()])
+
+    def _lock_calls(self, connection, external_ids):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, external_id FROM pbx_call
+                WHERE connection_id = %s AND external_id = ANY(%s)
+                ORDER BY id FOR UPDATE
+                """,
+                connection.id,
+                external_ids,
+            )
+        )
+        rows = self.env.cr.fetchall()
+        self.invalidate_model()
+        return {external_id: self.browse(call_id) for call_id, external_id in rows}
+
+    def _create_calls(self, connection, external_ids, by_call):
+        vals_list = []
+        for cid in external_ids:
+            state = merge_events({}, by_call[cid])
+            vals = self._values_from_state(connection, state)
+            vals.update(connection_id=connection.id, external_id=cid)
+            vals_list.append(vals)
+        self._add_contact_values(connection, vals_list)
+        return self.create(vals_list)
+
+    def _apply_events(self, events):
+        self.ensure_one()
+        state = merge_events(self._load_state(), events)
+        vals = self._values_from_state(self.connection_id, state)
+        self._add_contact_values(self.connection_id, [vals])
+        changed = self._changed_values(vals)
+        if changed:
+            self.write(changed)
+
+    def _changed_values(self, vals):
+        """The part of ``vals`` that differs from what the call holds."""
+        self.ensure_one()
+        changed = {}
+        for name, value in vals.items():
+            field = self._fields[name]
+            current = self.sudo()[name]
+            if field.type == "many2many":
+                differs = set(value[0][2]) != set(current.ids)
+            elif field.type == "many2one":
+                differs = (value or False) != current.id
+            else:
+                differs = (value or False) != (current or False)
+            if differs:
+                changed[name] = value
+        return changed
+
+    def _load_state(self):
+        state = dict(self.merge_state or {})
+        for name in _STATE_FIELDS:
+            state[name] = self[name] if name != "recording_url" else self.sudo()[name]
+        for name in ("start", "answered_at", "ended_at"):
+            state[name] = state[name] or None
+        return state
+
+    def _values_from_state(self, connection, state):
+        country = connection._number_country_code()
+        direction = state.get("direction") or "incoming"
+        if direction == "incoming":
+            outside = state.get("src")
+        elif direction == "outgoing":
+            outside = state.get("dst")
+        else:
+            outside = None
+        digits = " ".join(
+            filter(
+                None,
+                (
+                    "".join(ch for ch in (state.get(key) or "") if ch.isdigit())
+                    for key in ("src", "dst", "did")
+                ),
+            )
+        )
+        vals = {name: state.get(name) or False for name in _STATE_FIELDS}
+        vals["direction"] = direction
+        vals["talk_seconds"] = state.get("talk_seconds") or 0
+        vals["wait_seconds"] = state.get("wait_seconds") or 0
+        vals["company_id"] = connection.company_id.id
+        vals["merge_state"] = {
+            key: state.get(key)
+            for key in _MERGE_KEYS
+            if state.get(key) not in (None, "", [])
+        }
+        vals["external_key"] = phone_key(outside, country) if outside else False
+        vals["search_digits"] = digits or False
+        vals["missed"] = direction == "incoming" and (
+            state.get("state") == "done" and state.get("disposition") != "answered"
+        )
+        users = self._users_for_state(connection, state)
+        vals["rang_user_ids"] = [(6, 0, users["rang"].ids)]
+        vals["user_id"] = users["admin"].id
+        return vals
+
+    def _users_for_state(self, connection, state):
+        """Users whose extension rang, and the Admin of the call.
+
+        The Admin is the user of the answering extension for incoming calls
+        and of the calling extension otherwise. When several users share that
+        extension the PBX cannot tell who took it; the Admin then stays empty
+        unless one of them claimed the call.
+        """
+        Users = self.env["res.users"]
+        rang = set(state.get("rang_extensions") or [])
+        direction = state.get("direction") or "incoming"
+        if direction == "incoming":
+            admin_ext = state.get("answered_extension")
+        else:
+            admin_ext = state.get("extension")
+        wanted = rang | ({admin_ext} if admin_ext else set())
+        if state.get("extension") and direction == "incoming":
+            wanted.add(state["extension"])
+            rang.add(state["extension"])
+        by_ext = Users._pbx_users_by_extension(wanted, connection.company_id)
+        rang_users = Users.browse()
+        for ext in rang:
+            rang_users |= by_ext.get(ext, Users)
+        admin = Users.browse()
+        claimed = state.get("claimed_by")
+        if claimed:
+            admin = Users.browse(claimed).exists()
+        elif admin_ext and len(by_ext.get(admin_ext, Users)) == 1:
+            admin = by_ext[admin_ext]
+        return {"rang": rang_users, "admin": admin}
+
+    def _add_contact_values(self, connection, vals_list):
+        """Put every matching patient and lead on the calls being written."""
+        keys = {vals["external_key"] for vals in vals_list if vals.get("external_key")}
+        partners, leads = self._find_contacts(keys, connection.company_id)
+        for vals in vals_list:
+            key = vals.get("external_key")
+            p_ids = partners.get(key, []) if key else []
+            l_ids = leads.get(key, []) if key else []
+            vals["partner_ids"] = [(6, 0, p_ids)]
+            vals["lead_ids"] = [(6, 0, l_ids)]
+            vals["partner_id"] = p_ids[0] if p_ids else False
+
+    @api.model
+    def _find_contacts(self, keys, company):
+        """{key: [partner ids]}, {key: [lead ids]} for E.164 keys (index hits)."""
+        if not keys:
+            return {}, {}
+        keys = list(keys)
+        partners = defaultdict(list)
+        for partner in (
+            self.env["res.partner"]
+            .sudo()
+            .search(
+                [
+                    "|",
+                    ("pbx_phone_key", "in", keys),
+                    ("pbx_mobile_key", "in", keys),
+                    ("company_id", "in", [False, company.id]),
+                ],
+                order="id",
+            )
+        ):
+            for key in {partner.pbx_phone_key, partner.pbx_mobile_key}:
+                if key in keys:
+                    partners[key].append(partner.id)
+        leads = defaultdict(list)
+        for lead in (
+            self.env["crm.lead"]
+            .sudo()
+            .search(
+                [
+                    "|",
+                    ("pbx_phone_key", "in", keys),
+                    ("pbx_mobile_key", "in", keys),
+                    ("company_id", "in", [False, company.id]),
+                ],
+                order="id desc",
+            )
+        ):
+            for key in {lead.pbx_phone_key, lead.pbx_mobile_key}:
+                if key in keys:
+                    leads[key].append(lead.id)
+        return partners, leads
+
+    def _after_ingest(self, events):
+        """Hook run once per batch on the calls the batch changed."""
+        self._update_callbacks()
+
+    def _claim(self, user):
+        """``user`` takes the call ("I'll take it"); the first claim wins.
+
+        Returns True when this claim was recorded, False when someone else
+        had already claimed the call.
+        """
+        self.ensure_one()
+        call = self.sudo()
+        self.env.cr.execute(
+            SQL("SELECT id FROM pbx_call WHERE id = %s FOR UPDATE", call.id)
+        )
+        call.invalidate_recordset(["merge_state", "user_id"])
+        state = dict(call.merge_state or {})
+        if state.get("claimed_by") and state["claimed_by"] != user.id:
+            return False
+        state["claimed_by"] = user.id
+        call.write({"merge_state": state, "user_id": user.id})
+        return True
+
+    # ------------------------------------------------------------------
+    # Missed calls and call-backs
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _callback_window(self):
+        hours = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(
+                "clinic_pbx.callback_window_hours", DEFAULT_CALLBACK_WINDOW_HOURS
+            )
+        )
+        try:
+            return timedelta(hours=float(hours))
+        except (TypeError, ValueError):
+            return timedelta(hours=DEFAULT_CALLBACK_WINDOW_HOURS)
+
+    def _update_callbacks(self):
+        """Mark missed calls of these numbers as called back where they were.
+
+        A missed call is called back by the first later call with the same
+        number that got through (an answered outgoing call, or the caller
+        calling again and being answered) within the call-back window.
+        """
+        keys = {call.external_key for call in self if call.external_key}
+        if not keys:
+            return
+        window = self._callback_window()
+        starts = [call.start for call in self if call.external_key]
+        low, high = min(starts) - window, max(starts) + window
+        related = self.search(
+            [
+                ("external_key", "in", list(keys)),
+                ("start", ">=", low),
+                ("start", "<=", high),
+                ("direction", "in", ("incoming", "outgoing")),
+            ],
+            order="start, id",
+        )
+        by_key = defaultdict(list)
+        for call in related:
+            by_key[call.external_key].append(call)
+        for calls in by_key.values():
+            reached = [
+                c for c in calls if c.state == "done" and c.disposition == "answered"
+            ]
+            for missed in (c for c in calls if c.missed):
+                after = next(
+                    (
+                        c
+                        for c in reached
+                        if c.start > missed.start and c.start - missed.start <= window
+                    ),
+                    None,
+                )
+                vals = {
+                    "called_back": bool(after),
+                    "callback_call_id": after.id if after else False,
+                    "callback_delay": int((after.start - missed.start).total_seconds())
+                    if after
+                    else 0,
+                }
+                if (
+                    missed.called_back != vals["called_back"]
+                    or missed.callback_call_id.id != vals["callback_call_id"]
+                ):
+                    missed.write(vals)
+
+    # ------------------------------------------------------------------
+    # Contacts created or corrected after their calls
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _relink_contacts(self, keys):
+        """Recompute the patients and leads of the calls of these numbers."""
+        keys = {key for key in keys if key}
+        if not keys:
+            return
+        calls = self.sudo().search([("external_key", "in", list(keys))])
+        for company in calls.company_id:
+            company_calls = calls.filtered(lambda c, co=company: c.company_id == co)
+            partners, leads = self._find_contacts(keys, company)
+            for call in company_calls:
+                p_ids = partners.get(call.external_key, [])
+                l_ids = leads.get(call.external_key, [])
+                if p_ids != call.partner_ids.ids or set(l_ids) != set(
+                    call.lead_ids.ids
+                ):
+                    call.write(
+                        {
+                            "partner_ids": [(6, 0, p_ids)],
+                            "lead_ids": [(6, 0, l_ids)],
+                            "partner_id": p_ids[0] if p_ids else False,
+                        }
+                    )

@@ -1,0 +1,180 @@
+import hashlib
+import hmac
+import secrets
+
+import pytz
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
+
+TOKEN_BYTES = 32
+
+
+def _tz_selection(self):
+    return [(tz, tz) for tz in sorted(pytz.all_timezones, key=lambda t: t)]
+
+
+def hash_token(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PbxConnection(models.Model):
+    _name = "pbx.connection"
+    _description = "PBX Connection"
+    _inherit = ["mail.thread"]
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, tracking=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True, tracking=True)
+    company_id = fields.Many2one(
+        "res.company",
+        required=True,
+        default=lambda self: self.env.company,
+        tracking=True,
+    )
+    kind = fields.Selection(
+        [("event_api", "Event API"), ("freepbx_cdr", "FreePBX CDR database")],
+        required=True,
+        default="event_api",
+        tracking=True,
+        help="Event API: the PBX posts its events to /pbx/v1/events. FreePBX CDR "
+        "database: Odoo reads finished calls from the PBX's cdr table.",
+    )
+    country_id = fields.Many2one(
+        "res.country",
+        "Numbers Country",
+        default=lambda self: self.env.company.country_id,
+        help="Country of numbers the PBX gives without their country code.",
+    )
+    timezone = fields.Selection(
+        _tz_selection,
+        "PBX Time Zone",
+        default=lambda self: self.env.user.tz or "UTC",
+        help="Time zone of the times in the PBX's CDR table.",
+    )
+    token_hash = fields.Char(groups="base.group_system", copy=False, index=True)
+    token_hint = fields.Char(
+        "Token", readonly=True, copy=False, help="The end of the current API token."
+    )
+    # FreePBX CDR database
+    cdr_host = fields.Char("Database Host", default="127.0.0.1")
+    cdr_port = fields.Integer("Database Port", default=3306)
+    cdr_database = fields.Char("Database Name", default="asteriskcdrdb")
+    cdr_table = fields.Char("CDR Table", default="cdr")
+    cdr_user = fields.Char("Database User", groups="base.group_system")
+    cdr_password = fields.Char("Database Password", groups="base.group_system")
+    cdr_overlap_minutes = fields.Integer(
+        "Overlap (minutes)",
+        default=15,
+        help="Each sync reads again this many minutes before the last row it saw, "
+        "so rows the PBX writes late are not missed.",
+    )
+    cdr_cursor = fields.Datetime(
+        "Read Up To",
+        copy=False,
+        help="PBX time of the newest CDR row imported so far (UTC).",
+    )
+    recordings_base_url = fields.Char(
+        "Recordings URL",
+        help="Where the PBX serves its monitor directory, e.g. "
+        "https://pbx.example/monitor/ (recordings are looked up under YYYY/MM/DD/).",
+    )
+    recordings_username = fields.Char(groups="base.group_system")
+    recordings_password = fields.Char(groups="base.group_system")
+    # Sync health
+    last_success_at = fields.Datetime("Last Success", readonly=True, copy=False)
+    last_error = fields.Text(readonly=True, copy=False)
+    last_error_at = fields.Datetime(readonly=True, copy=False)
+    rows_imported = fields.Integer(readonly=True, copy=False)
+    call_count = fields.Integer(compute="_compute_call_count")
+
+    def _compute_call_count(self):
+        counts = dict(
+            self.env["pbx.call"]._read_group(
+                [("connection_id", "in", self.ids)], ["connection_id"], ["__count"]
+            )
+        )
+        for connection in self:
+            connection.call_count = counts.get(connection, 0)
+
+    def _number_country_code(self):
+        self.ensure_one()
+        return (self.country_id or self.company_id.country_id).code
+
+    # ------------------------------------------------------------------
+    # API token
+    # ------------------------------------------------------------------
+
+    def action_generate_token(self):
+        """Make a new API token; it is shown once and only its hash is kept."""
+        self.ensure_one()
+        self.check_access("write")
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        self.sudo().write(
+            {"token_hash": hash_token(token), "token_hint": "…" + token[-4:]}
+        )
+        self.message_post(
+            body=_("A new API token was generated; the previous one no longer works.")
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("New API token"),
+            "res_model": "pbx.connection.token",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_connection_id": self.id, "default_token": token},
+        }
+
+    @api.model
+    def _authenticate_token(self, token):
+        """The active connection whose API token is ``token``, or an empty set."""
+        if not isinstance(token, str) or not 20 <= len(token) <= 200:
+            return self.browse()
+        digest = hash_token(token)
+        connection = (
+            self.sudo()
+            .with_context(active_test=True)
+            .search([("token_hash", "=", digest)], limit=1)
+        )
+        if connection and hmac.compare_digest(connection.token_hash, digest):
+            return connection
+        return self.browse()
+
+    # ------------------------------------------------------------------
+    # Sync health
+    # ------------------------------------------------------------------
+
+    def _record_success(self, rows):
+        self.sudo().write(
+            {
+                "last_success_at": fields.Datetime.now(),
+                "last_error": False,
+                "rows_imported": self.sudo().rows_imported + rows,
+            }
+        )
+
+    def _record_error(self, message):
+        self.sudo().write(
+            {"last_error": message, "last_error_at": fields.Datetime.now()}
+        )
+
+    def action_view_calls(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "clinic_pbx.pbx_call_action"
+        )
+        action["domain"] = [("connection_id", "=", self.id)]
+        action["context"] = {"search_default_filter_period": 0}
+        return action
+
+    def _check_kind(self, kind):
+        for connection in self:
+            if connection.kind != kind:
+                raise UserError(
+                    _(
+                        "%(name)s is not a %(kind)s connection.",
+                        name=connection.name,
+                        kind=kind,
+                    )
+                )

@@ -1,0 +1,13 @@
+from odoo import fields, models
+
+
+class ResConfigSettings(models.TransientModel):
+    _inherit = "res.config.settings"
+
+    pbx_callback_window_hours = fields.Integer(
+        "Call-back Window (hours)",
+        config_parameter="clinic_pbx.callback_window_hours",
+        default=24,
+        help="A missed call counts as called back when the clinic reaches the "
+        "number within this many hours.",
+    )

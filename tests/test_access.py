@@ -1,0 +1,56 @@
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, tagged
+
+from .common import make_pbx_users
+
+
+@tagged("post_install", "-at_install")
+class TestAccess(TransactionCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.users = make_pbx_users(cls.env)
+        cls.our_models = (
+            cls.env["ir.model"]
+            .browse(
+                cls.env["ir.model.data"]
+                .search([("module", "=", "clinic_pbx"), ("model", "=", "ir.model")])
+                .mapped("res_id")
+            )
+            .filtered(
+                lambda model: (
+                    model.model.startswith("pbx.")
+                    and not cls.env[model.model]._abstract
+                )
+            )
+        )
+
+    def test_every_model_has_access_rules_for_each_group(self):
+        self.assertGreaterEqual(len(self.our_models), 5)
+        user = self.env.ref("clinic_pbx.clinic_pbx_group_user")
+        manager = self.env.ref("clinic_pbx.clinic_pbx_group_manager")
+        for model in self.our_models:
+            rows = self.env["ir.model.access"].search([("model_id", "=", model.id)])
+            self.assertTrue(
+                rows.group_id & (manager | manager.trans_implied_ids),
+                f"{model.model} has no access rule for PBX Managers",
+            )
+        for name in ("pbx.call", "pbx.connection"):
+            self.assertTrue(
+                self.env[name].with_user(self.users["user"]).has_access("read"),
+                f"PBX Users cannot read {name}",
+            )
+
+    def test_user_without_pbx_groups_reads_nothing(self):
+        outsider = self.users["outsider"]
+        for model in self.our_models:
+            with self.assertRaises(
+                AccessError, msg=f"{model.model} is readable without PBX groups"
+            ):
+                self.env[model.model].with_user(outsider).search([], limit=1)
+
+    def test_pbx_user_cannot_create_or_delete_calls(self):
+        Call = self.env["pbx.call"].with_user(self.users["manager"])
+        self.assertFalse(Call.has_access("create"))
+        self.assertFalse(Call.has_access("unlink"))
+        self.assertTrue(Call.has_access("read"))

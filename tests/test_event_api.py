@@ -1,0 +1,131 @@
+import json
+
+from odoo.tests import HttpCase, tagged
+from odoo.tools import mute_logger
+
+from .common import EventApiMixin, cdr_event, make_connection
+
+T0 = "2026-11-05T09:17:30+03:00"
+
+
+@tagged("post_install", "-at_install")
+class TestEventApi(EventApiMixin, HttpCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.connection, cls.token = make_connection(cls.env)
+        cls.other_company = cls.env["res.company"].create({"name": "Second Clinic"})
+        cls.other_connection, cls.other_token = make_connection(
+            cls.env, name="Other PBX", company=cls.other_company
+        )
+        cls.Call = cls.env["pbx.call"]
+
+    def calls(self, connection=None):
+        return self.Call.search(
+            [("connection_id", "=", (connection or self.connection).id)]
+        )
+
+    def test_cdr_creates_one_call_with_the_product_columns(self):
+        response = self.post_events([cdr_event("c1", T0)], self.token)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(response.json(), {"accepted": 1, "duplicates": 0})
+        call = self.calls()
+        self.assertEqual(len(call), 1)
+        self.assertEqual(str(call.start), "2026-11-05 06:17:30")
+        self.assertEqual(call.direction, "incoming")
+        self.assertEqual(call.disposition, "answered")
+        self.assertEqual(call.src, "+7 916 123-45-67")
+        self.assertEqual(call.external_key, "+79161234567")
+        self.assertEqual(
+            (call.talk_seconds, call.wait_seconds, call.total_seconds), (60, 5, 65)
+        )
+        self.assertEqual(call.state, "done")
+
+    def test_replay_changes_nothing(self):
+        events = [
+            cdr_event("c1", T0),
+            cdr_event("c2", T0, disposition="no_answer", talk_seconds=0),
+        ]
+        self.assertEqual(
+            self.post_events(events, self.token).json(),
+            {"accepted": 2, "duplicates": 0},
+        )
+        before = self.calls().read(["write_date", "disposition", "talk_seconds"])
+        again = self.post_events(events, self.token)
+        self.assertEqual(again.status_code, 200)
+        self.assertEqual(again.json(), {"accepted": 0, "duplicates": 2})
+        self.assertEqual(
+            self.calls().read(["write_date", "disposition", "talk_seconds"]), before
+        )
+
+    def test_live_events_in_any_order_end_in_the_same_call(self):
+        ringing = {
+            "type": "ringing",
+            "call_id": "live",
+            "time": "2026-11-05T09:00:00+03:00",
+            "direction": "incoming",
+            "from": "89161234567",
+            "to": "74951234500",
+            "extension": "101",
+        }
+        answered = {
+            "type": "answered",
+            "call_id": "live",
+            "time": "2026-11-05T09:00:12+03:00",
+            "extension": "101",
+        }
+        hangup = {
+            "type": "hangup",
+            "call_id": "live",
+            "time": "2026-11-05T09:02:12+03:00",
+            "disposition": "answered",
+            "talk_seconds": 120,
+            "wait_seconds": 12,
+        }
+        for order in ([hangup], [answered], [ringing]):
+            self.assertEqual(self.post_events(order, self.token).status_code, 200)
+        call = self.calls()
+        self.assertEqual(len(call), 1)
+        self.assertEqual(call.state, "done")
+        self.assertEqual(call.disposition, "answered")
+        self.assertEqual((call.wait_seconds, call.talk_seconds), (12, 120))
+        self.assertEqual(str(call.start), "2026-11-05 06:00:00")
+        self.assertEqual(call.answered_extension, "101")
+
+    @mute_logger("odoo.http")
+    def test_wrong_or_missing_token_is_401_and_writes_nothing(self):
+        for token in (None, "nope", self.token[:-1] + "x"):
+            response = self.post_events([cdr_event("c1", T0)], token)
+            self.assertEqual(response.status_code, 401)
+        self.assertFalse(self.calls())
+
+    def test_one_invalid_event_rejects_the_batch(self):
+        events = [cdr_event("ok", T0), cdr_event("bad", "yesterday")]
+        response = self.post_events(events, self.token)
+        self.assertEqual(response.status_code, 400)
+        self.assertEqual(response.json()["details"][0]["index"], 1)
+        self.assertEqual(response.json()["details"][0]["field"], "time")
+        self.assertFalse(self.calls())
+
+    def test_not_json_is_415_and_bad_json_is_400(self):
+        self.assertEqual(
+            self.post_events([], self.token, content_type="text/plain").status_code, 415
+        )
+        self.assertEqual(
+            self.post_events(None, self.token, raw="{nope").status_code, 400
+        )
+
+    def test_too_large_body_is_413(self):
+        huge = json.dumps({"events": [], "padding": "x" * (2 * 1024 * 1024)})
+        self.assertEqual(self.post_events(None, self.token, raw=huge).status_code, 413)
+
+    def test_a_token_writes_only_its_own_connection_calls(self):
+        self.post_events([cdr_event("same-id", T0)], self.token)
+        self.post_events(
+            [cdr_event("same-id", T0, disposition="busy", talk_seconds=0)],
+            self.other_token,
+        )
+        mine, theirs = self.calls(), self.calls(self.other_connection)
+        self.assertEqual(mine.disposition, "answered")
+        self.assertEqual(theirs.disposition, "busy")
+        self.assertEqual(theirs.company_id, self.other_company)
