@@ -1,0 +1,1 @@
+"""Benchmarks of clinic_pbx, run by `make bench` (see bench/__main__.py)."""
