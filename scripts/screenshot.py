@@ -94,7 +94,8 @@ class Chrome:
 
     def call(self, method, **params):
         self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        message = {"id": self.next_id, "method": method, "params": params}
+        self.ws.send(json.dumps(message))
         while True:
             message = json.loads(self.ws.recv())
             if message.get("id") == self.next_id:
@@ -103,7 +104,9 @@ class Chrome:
                 return message.get("result", {})
 
     def evaluate(self, expression):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True)
+        result = self.call(
+            "Runtime.evaluate", expression=expression, returnByValue=True
+        )
         return result.get("result", {}).get("value")
 
     def wait_for(self, selector, timeout=30):

@@ -27,7 +27,6 @@ class TestAccess(TransactionCase):
 
     def test_every_model_has_access_rules_for_each_group(self):
         self.assertGreaterEqual(len(self.our_models), 5)
-        user = self.env.ref("clinic_pbx.clinic_pbx_group_user")
         manager = self.env.ref("clinic_pbx.clinic_pbx_group_manager")
         for model in self.our_models:
             rows = self.env["ir.model.access"].search([("model_id", "=", model.id)])
