@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..tools.call_events import merge_events
-from ..tools.phone import phone_key, search_variants
+from ..tools.phone import digits_only, phone_key, search_variants
 
 _logger = logging.getLogger(__name__)
 
@@ -41,6 +41,31 @@ _MERGE_KEYS = (
     "rang_extensions",
     "claimed_by",
 )
+
+
+class _IngestLookups:
+    """What one ingestion batch looks up once: its PBX and users by extension."""
+
+    def __init__(self, calls, connection):
+        self.env = calls.env
+        self.connection = connection
+        self.country = connection._number_country_code()
+        self._users = {}
+
+    def prefetch_users(self, extensions):
+        missing = {ext for ext in extensions if ext and ext not in self._users}
+        if missing:
+            found = self.env["res.users"]._pbx_users_by_extension(
+                missing, self.connection.company_id
+            )
+            for ext in missing:
+                self._users[ext] = found.get(ext, [])
+
+    def user_ids(self, extension):
+        """Ids of the active users of ``extension`` (in the PBX's company)."""
+        if extension not in self._users:
+            self.prefetch_users([extension])
+        return self._users[extension]
 
 
 class PbxCall(models.Model):
@@ -320,13 +345,20 @@ class PbxCall(models.Model):
         return [event for fp, event in unique.items() if fp in new]
 
     def _upsert_calls(self, connection, by_call):
+        lookups = _IngestLookups(self, connection)
+        lookups.prefetch_users(
+            ext
+            for events in by_call.values()
+            for event in events
+            for ext in [event["extension"], *event["rang_extensions"]]
+        )
         found = self._lock_calls(connection, list(by_call))
         missing = [cid for cid in by_call if cid not in found]
         created = self.browse()
         if missing:
             try:
                 with self.env.cr.savepoint():
-                    created = self._create_calls(connection, missing, by_call)
+                    created = self._create_calls(lookups, missing, by_call)
             except psycopg2.errors.UniqueViolation:
                 # A concurrent request created some of these calls since we
                 # looked: lock them and fold our events into them instead.
@@ -334,9 +366,9 @@ class PbxCall(models.Model):
                 found.update(self._lock_calls(connection, missing))
                 missing = [cid for cid in missing if cid not in found]
                 if missing:
-                    created = self._create_calls(connection, missing, by_call)
-        for cid, call in found.items():
-            call._apply_events(by_call[cid])
+                    created = self._create_calls(lookups, missing, by_call)
+        if found:
+            self._update_calls(lookups, found, by_call)
         return created | self.browse([call.id for call in found.values()])
 
     def _lock_calls(self, connection, external_ids):
@@ -355,24 +387,112 @@ class PbxCall(models.Model):
         self.invalidate_model()
         return {external_id: self.browse(call_id) for call_id, external_id in rows}
 
-    def _create_calls(self, connection, external_ids, by_call):
+    def _create_calls(self, lookups, external_ids, by_call):
         vals_list = []
         for cid in external_ids:
-            state = merge_events({}, by_call[cid])
-            vals = self._values_from_state(connection, state)
-            vals.update(connection_id=connection.id, external_id=cid)
+            vals = self._values_from_state(lookups, merge_events({}, by_call[cid]))
+            vals.update(connection_id=lookups.connection.id, external_id=cid)
             vals_list.append(vals)
-        self._add_contact_values(connection, vals_list)
-        return self.create(vals_list)
+        self._add_contact_values(lookups, vals_list)
+        return self._insert_calls(vals_list)
 
-    def _apply_events(self, events):
-        self.ensure_one()
-        state = merge_events(self._load_state(), events)
-        vals = self._values_from_state(self.connection_id, state)
-        self._add_contact_values(self.connection_id, [vals])
-        changed = self._changed_values(vals)
-        if changed:
-            self.write(changed)
+    def _insert_calls(self, vals_list):
+        """Create calls with a few statements: the hot path of ingestion.
+
+        Does what create() does for pbx.call, whose rows only _ingest_events
+        creates: column values (with defaults) in one INSERT, many2many links
+        in one INSERT per relation, then the stored computed fields of every
+        part of the module are marked to compute for the new rows. Extend
+        _after_ingest(), not create(), to act on new calls.
+        """
+        cr = self.env.cr
+        names = list(vals_list[0])
+        defaults = self.default_get(
+            [
+                name
+                for name, field in self._fields.items()
+                if field.store
+                and field.column_type
+                and not field.compute
+                and name not in names
+            ]
+        )
+        now = cr.now()
+        log = {
+            "create_uid": self.env.uid,
+            "create_date": now,
+            "write_uid": self.env.uid,
+            "write_date": now,
+        }
+        columns = [name for name in names if self._fields[name].column_type]
+        columns += [name for name in defaults if name not in columns] + list(log)
+        rows = []
+        for vals in vals_list:
+            full = {**defaults, **vals, **log}
+            rows.append(
+                tuple(
+                    self._fields[name].convert_to_column_insert(full[name], self, full)
+                    for name in columns
+                )
+            )
+        cr.execute(
+            SQL(
+                "INSERT INTO %s (%s) VALUES %s RETURNING id",
+                SQL.identifier(self._table),
+                SQL(", ").join(map(SQL.identifier, columns)),
+                SQL(", ").join(rows),
+            )
+        )
+        ids = [row[0] for row in cr.fetchall()]
+        for name in names:
+            field = self._fields[name]
+            if field.type != "many2many":
+                continue
+            pairs = [
+                (call_id, target)
+                for call_id, vals in zip(ids, vals_list, strict=True)
+                for target in vals[name][0][2]
+            ]
+            if pairs:
+                cr.execute(
+                    SQL(
+                        "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
+                        SQL.identifier(field.relation),
+                        SQL.identifier(field.column1),
+                        SQL.identifier(field.column2),
+                        SQL(", ").join(pairs),
+                    )
+                )
+        calls = self.browse(ids)
+        calls.modified(self._fields, create=True)
+        calls._validate_fields(columns)
+        return calls
+
+    def _update_calls(self, lookups, found, by_call):
+        calls = self.browse([call.id for call in found.values()])
+        calls.fetch(list(_STATE_FIELDS) + ["merge_state", "external_key"])
+        states = {
+            cid: merge_events(call._load_state(), by_call[cid])
+            for cid, call in found.items()
+        }
+        lookups.prefetch_users(
+            ext
+            for state in states.values()
+            for ext in [
+                state.get("extension"),
+                state.get("answered_extension"),
+                *(state.get("rang_extensions") or []),
+            ]
+        )
+        vals_by_call = {
+            cid: self._values_from_state(lookups, state)
+            for cid, state in states.items()
+        }
+        self._add_contact_values(lookups, list(vals_by_call.values()))
+        for cid, vals in vals_by_call.items():
+            changed = found[cid]._changed_values(vals)
+            if changed:
+                found[cid].write(changed)
 
     def _changed_values(self, vals):
         """The part of ``vals`` that differs from what the call holds."""
@@ -399,8 +519,7 @@ class PbxCall(models.Model):
             state[name] = state[name] or None
         return state
 
-    def _values_from_state(self, connection, state):
-        country = connection._number_country_code()
+    def _values_from_state(self, lookups, state):
         direction = state.get("direction") or "incoming"
         if direction == "incoming":
             outside = state.get("src")
@@ -409,69 +528,57 @@ class PbxCall(models.Model):
         else:
             outside = None
         digits = " ".join(
-            filter(
-                None,
-                (
-                    "".join(ch for ch in (state.get(key) or "") if ch.isdigit())
-                    for key in ("src", "dst", "did")
-                ),
-            )
+            filter(None, (digits_only(state.get(key)) for key in ("src", "dst", "did")))
         )
         vals = {name: state.get(name) or False for name in _STATE_FIELDS}
         vals["direction"] = direction
         vals["talk_seconds"] = state.get("talk_seconds") or 0
         vals["wait_seconds"] = state.get("wait_seconds") or 0
-        vals["company_id"] = connection.company_id.id
+        vals["company_id"] = lookups.connection.company_id.id
         vals["merge_state"] = {
             key: state.get(key)
             for key in _MERGE_KEYS
             if state.get(key) not in (None, "", [])
         }
-        vals["external_key"] = phone_key(outside, country) if outside else False
+        vals["external_key"] = phone_key(outside, lookups.country) if outside else False
         vals["search_digits"] = digits or False
         vals["missed"] = direction == "incoming" and (
             state.get("state") == "done" and state.get("disposition") != "answered"
         )
-        users = self._users_for_state(connection, state)
-        vals["rang_user_ids"] = [(6, 0, users["rang"].ids)]
-        vals["user_id"] = users["admin"].id
+        rang, admin = self._users_for_state(lookups, state)
+        vals["rang_user_ids"] = [(6, 0, rang)]
+        vals["user_id"] = admin
         return vals
 
-    def _users_for_state(self, connection, state):
-        """Users whose extension rang, and the Admin of the call.
+    def _users_for_state(self, lookups, state):
+        """Ids of the users whose extension rang, and the id of the Admin.
 
         The Admin is the user of the answering extension for incoming calls
         and of the calling extension otherwise. When several users share that
         extension the PBX cannot tell who took it; the Admin then stays empty
         unless one of them claimed the call.
         """
-        Users = self.env["res.users"]
-        rang = set(state.get("rang_extensions") or [])
         direction = state.get("direction") or "incoming"
+        rang = set(state.get("rang_extensions") or [])
         if direction == "incoming":
             admin_ext = state.get("answered_extension")
+            if state.get("extension"):
+                rang.add(state["extension"])
         else:
             admin_ext = state.get("extension")
-        wanted = rang | ({admin_ext} if admin_ext else set())
-        if state.get("extension") and direction == "incoming":
-            wanted.add(state["extension"])
-            rang.add(state["extension"])
-        by_ext = Users._pbx_users_by_extension(wanted, connection.company_id)
-        rang_users = Users.browse()
-        for ext in rang:
-            rang_users |= by_ext.get(ext, Users)
-        admin = Users.browse()
+        rang_ids = sorted({uid for ext in rang for uid in lookups.user_ids(ext)})
         claimed = state.get("claimed_by")
         if claimed:
-            admin = Users.browse(claimed).exists()
-        elif admin_ext and len(by_ext.get(admin_ext, Users)) == 1:
-            admin = by_ext[admin_ext]
-        return {"rang": rang_users, "admin": admin}
+            admin = claimed
+        else:
+            owners = lookups.user_ids(admin_ext) if admin_ext else []
+            admin = owners[0] if len(owners) == 1 else False
+        return rang_ids, admin
 
-    def _add_contact_values(self, connection, vals_list):
+    def _add_contact_values(self, lookups, vals_list):
         """Put every matching patient and lead on the calls being written."""
         keys = {vals["external_key"] for vals in vals_list if vals.get("external_key")}
-        partners, leads = self._find_contacts(keys, connection.company_id)
+        partners, leads = self._find_contacts(keys, lookups.connection.company_id)
         for vals in vals_list:
             key = vals.get("external_key")
             p_ids = partners.get(key, []) if key else []
@@ -486,41 +593,29 @@ class PbxCall(models.Model):
         if not keys:
             return {}, {}
         keys = list(keys)
-        partners = defaultdict(list)
-        for partner in (
-            self.env["res.partner"]
-            .sudo()
-            .search(
-                [
-                    "|",
-                    ("pbx_phone_key", "in", keys),
-                    ("pbx_mobile_key", "in", keys),
-                    ("company_id", "in", [False, company.id]),
-                ],
-                order="id",
+        result = []
+        for model, order in (("res.partner", "id"), ("crm.lead", "id desc")):
+            by_key = defaultdict(list)
+            records = (
+                self.env[model]
+                .sudo()
+                .search_fetch(
+                    [
+                        "|",
+                        ("pbx_phone_key", "in", keys),
+                        ("pbx_mobile_key", "in", keys),
+                        ("company_id", "in", [False, company.id]),
+                    ],
+                    ["pbx_phone_key", "pbx_mobile_key"],
+                    order=order,
+                )
             )
-        ):
-            for key in {partner.pbx_phone_key, partner.pbx_mobile_key}:
-                if key in keys:
-                    partners[key].append(partner.id)
-        leads = defaultdict(list)
-        for lead in (
-            self.env["crm.lead"]
-            .sudo()
-            .search(
-                [
-                    "|",
-                    ("pbx_phone_key", "in", keys),
-                    ("pbx_mobile_key", "in", keys),
-                    ("company_id", "in", [False, company.id]),
-                ],
-                order="id desc",
-            )
-        ):
-            for key in {lead.pbx_phone_key, lead.pbx_mobile_key}:
-                if key in keys:
-                    leads[key].append(lead.id)
-        return partners, leads
+            for record in records:
+                for key in {record.pbx_phone_key, record.pbx_mobile_key}:
+                    if key in keys:
+                        by_key[key].append(record.id)
+            result.append(by_key)
+        return result[0], result[1]
 
     def _after_ingest(self, events):
         """Hook run once per batch on the calls the batch changed."""

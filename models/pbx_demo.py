@@ -52,7 +52,7 @@ class PbxConnection(models.Model):
         receptionists = self.env["res.users"]._pbx_users_by_extension(
             ["101"], connection.company_id
         )
-        desk = receptionists.get("101", self.env["res.users"])
+        desk = self.env["res.users"].browse(receptionists.get("101", []))
         calls = Call.sudo().search(
             [
                 ("connection_id", "=", connection.id),

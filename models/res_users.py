@@ -52,23 +52,24 @@ class ResUsers(models.Model):
 
     @api.model
     def _pbx_users_by_extension(self, extensions, company):
-        """{extension: users} for active internal users of ``company``."""
+        """{extension: [user ids]} for active internal users of ``company``."""
         extensions = [ext for ext in extensions if ext]
         if not extensions:
             return {}
         users = (
             self.sudo()
             .with_context(active_test=True)
-            .search(
+            .search_fetch(
                 [
                     ("pbx_extension", "in", extensions),
                     ("share", "=", False),
                     ("company_ids", "in", company.ids),
                 ],
+                ["pbx_extension"],
                 order="id",
             )
         )
-        result = defaultdict(lambda: self.browse())
+        result = defaultdict(list)
         for user in users:
-            result[user.pbx_extension] |= user
-        return result
+            result[user.pbx_extension].append(user.id)
+        return dict(result)

@@ -158,6 +158,9 @@ import os, odoo
 pkg = os.path.dirname(odoo.__file__)
 paths = [os.path.join(pkg, "addons"), os.path.join(os.path.dirname(pkg), "addons")]
 print(",".join(p for p in paths if os.path.isdir(os.path.join(p, "web"))))')
+  # A launcher script rather than `python -m odoo`: Odoo's multi-worker mode
+  # re-executes sys.argv[0] to start its websocket (gevent) process.
+  printf '#!/usr/bin/env python3\nimport odoo\n\nodoo.cli.main()\n' >"$STATE/odoo-bin"
   CONF="$STATE/odoo.conf"
   cat >"$CONF" <<EOF
 [options]
@@ -188,7 +191,7 @@ setup() {
   write_config
 }
 
-odoo() { (cd "$STATE" && "$PY" -m odoo -c "$CONF" "$@"); }
+odoo() { (cd "$STATE" && "$PY" "$STATE/odoo-bin" -c "$CONF" "$@"); }
 
 db_exists() {
   "$PY" - "$CONF" "$1" <<'EOF'
