@@ -230,6 +230,14 @@ class PbxCall(models.Model):
     number_search = fields.Char(
         "Number or Contact", compute="_compute_number_search", search="_search_number"
     )
+    admin_search_id = fields.Many2one(
+        "res.users",
+        "Admin or Rang For",
+        compute="_compute_admin_search_id",
+        search="_search_admin",
+        help="Search calls of a staff member: those they took, and those that rang "
+        "them that nobody is known to have taken (missed calls, a shared extension).",
+    )
 
     _sql_constraints = [
         (
@@ -285,6 +293,25 @@ class PbxCall(models.Model):
         for variant in search_variants(value):
             domain = ["|", ("search_digits", "ilike", variant)] + domain
         return domain
+
+    def _compute_admin_search_id(self):
+        for call in self:
+            call.admin_search_id = call.user_id
+
+    def _search_admin(self, operator, value):
+        if operator in ("=", "!=", "in", "not in", "ilike", "not ilike"):
+            positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
+                operator, operator
+            )
+            domain = [
+                "|",
+                ("user_id", positive, value),
+                "&",
+                ("user_id", "=", False),
+                ("rang_user_ids", positive, value),
+            ]
+            return ["!", *domain] if positive != operator else domain
+        return [("user_id", operator, value)]
 
     @api.depends("start", "direction", "src", "dst")
     def _compute_display_name(self):

@@ -6,7 +6,7 @@ from odoo import models
 
 _logger = logging.getLogger(__name__)
 
-RECORDING_TIMEOUT = (5, 30)
+RECORDING_TIMEOUT = 20  # seconds to connect, and between bytes
 
 
 class PbxCall(models.Model):

@@ -22,7 +22,7 @@ import requests
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = (5, 30)  # connect, read (seconds)
+DEFAULT_TIMEOUT = 20  # seconds to connect, and between bytes of the answer
 MAX_RETRY_AFTER = 30  # seconds we are willing to wait inside one run
 MAX_BODY_IN_MESSAGE = 300
 

@@ -1,0 +1,121 @@
+from odoo.exceptions import AccessError
+from odoo.tests import TransactionCase, new_test_user, tagged
+
+from odoo.addons.clinic_pbx.tools.call_events import validate_event
+
+from .common import cdr_event, make_connection
+
+
+@tagged("post_install", "-at_install")
+class TestCallAccess(TransactionCase):
+    """Who sees which calls: own calls for users, all for managers, per company."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_a = cls.env.company
+        cls.company_b = cls.env["res.company"].create({"name": "Clinic B"})
+        both = [cls.company_a.id, cls.company_b.id]
+
+        def user(login, groups, ext=None, companies=None):
+            return new_test_user(
+                cls.env,
+                login=login,
+                groups=groups,
+                pbx_extension=ext,
+                company_id=cls.company_a.id,
+                company_ids=companies or [cls.company_a.id],
+            )
+
+        cls.anna = user("acc_anna", "clinic_pbx.clinic_pbx_group_user", "101")
+        cls.maria = user("acc_maria", "clinic_pbx.clinic_pbx_group_user", "101")
+        cls.olga = user("acc_olga", "clinic_pbx.clinic_pbx_group_user", "102")
+        cls.manager = user("acc_manager", "clinic_pbx.clinic_pbx_group_manager")
+        cls.boss = user(
+            "acc_boss", "clinic_pbx.clinic_pbx_group_manager", companies=both
+        )
+        cls.outsider = user("acc_outsider", "base.group_user")
+        cls.conn_a, _t = make_connection(cls.env, name="PBX A")
+        cls.conn_b, _t = make_connection(cls.env, name="PBX B", company=cls.company_b)
+        Call = cls.env["pbx.call"]
+
+        def ingest(connection, call_id, **values):
+            raw = cdr_event(call_id, "2026-11-05T09:00:00+03:00", **values)
+            return Call._ingest_events(connection, [validate_event(0, raw)])[2]
+
+        # reception: rang 101 (Anna and Maria share it) and 102, Olga answered
+        cls.olga_took = ingest(
+            cls.conn_a, "a1", extension="102", rang_extensions=["101", "102"]
+        )
+        # rang only 101 and nobody answered
+        cls.missed_101 = ingest(
+            cls.conn_a, "a2", extension="101", disposition="no_answer", talk_seconds=0
+        )
+        # Olga's own outgoing call
+        cls.olga_out = ingest(
+            cls.conn_a, "a3", direction="outgoing", extension="102", **{"from": "102"}
+        )
+        cls.other_company = ingest(cls.conn_b, "b1", extension="101")
+        cls.calls_a = cls.olga_took | cls.missed_101 | cls.olga_out
+
+    def visible(self, user, companies=None):
+        Call = self.env["pbx.call"].with_user(user)
+        if companies:
+            Call = Call.with_context(allowed_company_ids=companies.ids)
+        return Call.search([("id", "in", (self.calls_a | self.other_company).ids)])
+
+    def test_users_see_calls_they_took_or_that_rang_them(self):
+        self.assertEqual(self.visible(self.olga), self.olga_took | self.olga_out)
+        self.assertEqual(self.visible(self.anna), self.olga_took | self.missed_101)
+        self.assertEqual(self.visible(self.maria), self.visible(self.anna))
+
+    def test_admin_of_a_shared_extension_is_left_empty_until_claimed(self):
+        self.assertFalse(self.missed_101.user_id)
+        self.assertEqual(self.olga_took.user_id, self.olga)
+        self.assertEqual(
+            self.olga_took.rang_user_ids, self.anna | self.maria | self.olga
+        )
+
+    def test_managers_see_all_calls_of_their_companies(self):
+        self.assertEqual(self.visible(self.manager), self.calls_a)
+        self.assertEqual(
+            self.visible(self.boss, self.company_a | self.company_b),
+            self.calls_a | self.other_company,
+        )
+        self.assertEqual(self.visible(self.boss, self.company_a), self.calls_a)
+
+    def test_users_without_pbx_groups_see_nothing(self):
+        with self.assertRaises(AccessError):
+            self.visible(self.outsider)
+
+    def test_nobody_but_the_system_deletes_or_edits_calls(self):
+        for user in (self.anna, self.manager, self.boss):
+            with self.assertRaises(AccessError):
+                self.olga_took.with_user(user).unlink()
+            with self.assertRaises(AccessError):
+                self.olga_took.with_user(user).write({"disposition": "busy"})
+        self.olga_took.with_user(self.env.ref("base.user_admin")).unlink()
+        self.assertFalse(self.olga_took.exists())
+
+    def test_connections_and_their_secrets(self):
+        Connection = self.env["pbx.connection"]
+        self.assertEqual(
+            Connection.with_user(self.manager).search(
+                [("id", "in", (self.conn_a | self.conn_b).ids)]
+            ),
+            self.conn_a,
+        )
+        self.assertNotIn(
+            "cdr_password", Connection.with_user(self.manager).fields_get()
+        )
+        self.assertNotIn("token_hash", Connection.with_user(self.boss).fields_get())
+        with self.assertRaises(AccessError):
+            self.conn_a.with_user(self.anna).write({"name": "Renamed"})
+
+    def test_claiming_a_shared_extension_call(self):
+        call = self.missed_101
+        self.assertTrue(call._claim(self.anna))
+        self.assertEqual(call.user_id, self.anna)
+        self.assertFalse(call._claim(self.maria), "the first claim wins")
+        self.assertEqual(call.user_id, self.anna)
+        self.assertEqual(self.visible(self.anna) & call, call)
