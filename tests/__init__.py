@@ -6,3 +6,5 @@ from . import test_callbacks
 from . import test_call_access
 from . import test_recording
 from . import test_call_log_tour
+from . import test_event_api_fuzz
+from . import test_event_api_contract

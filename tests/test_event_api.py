@@ -129,3 +129,85 @@ class TestEventApi(EventApiMixin, HttpCase):
         self.assertEqual(mine.disposition, "answered")
         self.assertEqual(theirs.disposition, "busy")
         self.assertEqual(theirs.company_id, self.other_company)
+
+    def test_answered_after_hangup_and_cdr_after_live_events(self):
+        base = {"call_id": "late", "time": "2026-11-05T10:00:00+03:00"}
+        ringing = dict(
+            base,
+            type="ringing",
+            direction="incoming",
+            **{"from": "+79160001111", "to": "74951234500"},
+            extension="101",
+        )
+        hangup = dict(
+            base,
+            type="hangup",
+            time="2026-11-05T10:01:40+03:00",
+            disposition="answered",
+            talk_seconds=90,
+            wait_seconds=10,
+        )
+        answered = dict(
+            base, type="answered", time="2026-11-05T10:00:10+03:00", extension="101"
+        )
+        self.post_events([ringing, hangup], self.token)
+        self.post_events([answered], self.token)
+        call = self.calls()
+        self.assertEqual((call.state, call.disposition), ("done", "answered"))
+        self.assertEqual((call.wait_seconds, call.talk_seconds), (10, 90))
+        self.assertEqual(call.answered_extension, "101")
+        # the PBX's CDR of the same call arrives last and is authoritative
+        cdr = cdr_event(
+            "late",
+            "2026-11-05T10:00:00+03:00",
+            extension="102",
+            talk_seconds=95,
+            wait_seconds=9,
+            **{"from": "+79160001111"},
+        )
+        self.assertEqual(self.post_events([cdr], self.token).json()["accepted"], 1)
+        self.assertEqual(len(self.calls()), 1)
+        self.assertEqual((call.wait_seconds, call.talk_seconds), (9, 95))
+        self.assertEqual(call.answered_extension, "102")
+
+    def test_a_ringing_call_is_live_until_it_ends(self):
+        ringing = {
+            "type": "ringing",
+            "call_id": "ring",
+            "direction": "incoming",
+            "time": "2026-11-05T11:00:00+03:00",
+            "from": "+79160002222",
+            "to": "74951234500",
+            "extension": "101",
+        }
+        self.post_events([ringing], self.token)
+        call = self.calls()
+        self.assertEqual(call.state, "ringing")
+        self.assertFalse(call.disposition)
+        self.assertFalse(call.missed)
+        hangup = {
+            "type": "hangup",
+            "call_id": "ring",
+            "time": "2026-11-05T11:00:30+03:00",
+            "disposition": "no_answer",
+            "talk_seconds": 0,
+            "wait_seconds": 30,
+        }
+        self.post_events([hangup], self.token)
+        self.assertEqual(
+            (call.state, call.disposition, call.missed), ("done", "no_answer", True)
+        )
+
+    def test_unknown_keys_are_ignored(self):
+        event = cdr_event("extra", T0, relay="mango", nested={"a": [1, 2]}, leg_id="L1")
+        response = self.post_events([event], self.token)
+        self.assertEqual(response.status_code, 200)
+        self.assertEqual(len(self.calls()), 1)
+
+    def test_events_of_many_calls_in_one_batch(self):
+        events = [
+            cdr_event(f"many-{n}", T0, **{"from": f"+7916000{n:04d}"})
+            for n in range(300)
+        ]
+        self.assertEqual(self.post_events(events, self.token).json()["accepted"], 300)
+        self.assertEqual(len(self.calls()), 300)
