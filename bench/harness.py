@@ -25,6 +25,7 @@ class BenchContext:
         parser.read(conf)
         self.options = parser["options"]
         self.created = []
+        self.kept = set()  # databases worth keeping between runs (see calls_data)
         import odoo
 
         # makes odoo.addons.clinic_pbx importable for the benchmarks
@@ -115,7 +116,8 @@ class BenchContext:
         if os.environ.get("BENCH_KEEP_DB") == "1":
             return
         for name in self.created:
-            self.drop_db(name)
+            if name not in self.kept:
+                self.drop_db(name)
 
 
 def machine_description(ctx):

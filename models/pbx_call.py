@@ -79,7 +79,7 @@ class PbxCall(models.Model):
         string="PBX",
         required=True,
         index=True,
-        ondelete="restrict",
+        ondelete="cascade",
         readonly=True,
     )
     company_id = fields.Many2one(

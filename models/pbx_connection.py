@@ -98,6 +98,22 @@ class PbxConnection(models.Model):
         for connection in self:
             connection.call_count = counts.get(connection, 0)
 
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_with_calls(self):
+        """Deleting a PBX would delete its call history: archive it instead."""
+        Call = self.env["pbx.call"].sudo()
+        with_calls = self.filtered(
+            lambda c: Call.search_count([("connection_id", "=", c.id)], limit=1)
+        )
+        if with_calls:
+            raise UserError(
+                _(
+                    "%(names)s already brought calls into Odoo; archive the "
+                    "connection instead of deleting it, so the call history stays.",
+                    names=", ".join(with_calls.mapped("name")),
+                )
+            )
+
     def _number_country_code(self):
         self.ensure_one()
         return (self.country_id or self.company_id.country_id).code

@@ -47,15 +47,30 @@ download_odoo() {
   rm -rf "$STATE/odoo" && mv "$STATE/odoo.new" "$STATE/odoo" && rm -f "$tmp"
 }
 
-# Sets BASE_PY and ODOO_TREE (empty when python3 already imports Odoo 18.0).
+# Pythons worth asking for an installed Odoo: python3 on PATH first, then the
+# usual places of other installations (pyenv, /usr/local), as a shell with a
+# shorter PATH (cron, CI) may not see the one Odoo was installed into.
+candidate_pythons() {
+  command -v python3 || true
+  ls -d "${HOME:-/nonexistent}"/.pyenv/versions/*/bin/python3 2>/dev/null | sort -rV || true
+  for p in /usr/local/bin/python3 /usr/bin/python3; do [ -x "$p" ] && echo "$p"; done
+  true
+}
+
+# Sets BASE_PY and ODOO_TREE (empty when BASE_PY already imports Odoo 18.0).
 find_odoo() {
   BASE_PY=$(command -v python3 || true)
   [ -n "$BASE_PY" ] || die "python3 is not installed; install Python 3.10+ and retry."
   ODOO_TREE=""
+  local candidate importing=""
+  for candidate in $(candidate_pythons); do
+    if python_imports_odoo18 "$candidate"; then importing=$candidate; break; fi
+  done
   if [ -n "${ODOO_PATH:-}" ]; then
     tree_is_odoo18 "$ODOO_PATH" || die "ODOO_PATH=$ODOO_PATH is not an Odoo 18.0 server tree (no odoo/release.py of 18.0)."
     ODOO_TREE=$(cd "$ODOO_PATH" && pwd)
-  elif python_imports_odoo18 "$BASE_PY"; then
+  elif [ -n "$importing" ]; then
+    BASE_PY=$importing
     ODOO_TREE=""
   elif tree_is_odoo18 "$STATE/odoo"; then
     ODOO_TREE="$STATE/odoo"

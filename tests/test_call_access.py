@@ -1,4 +1,4 @@
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
@@ -119,3 +119,14 @@ class TestCallAccess(TransactionCase):
         self.assertFalse(call._claim(self.maria), "the first claim wins")
         self.assertEqual(call.user_id, self.anna)
         self.assertEqual(self.visible(self.anna) & call, call)
+
+    def test_a_connection_with_calls_is_archived_not_deleted(self):
+        connection = self.conn_a.with_user(self.manager)
+        with self.assertRaises(UserError):
+            connection.unlink()
+        connection.action_archive()
+        self.assertFalse(self.conn_a.active)
+        self.assertTrue(self.olga_took.exists(), "archiving keeps the call history")
+        unused, _token = make_connection(self.env, name="Never used")
+        unused.with_user(self.manager).unlink()
+        self.assertFalse(unused.exists())
