@@ -50,7 +50,8 @@ class PbxEventController(http.Controller):
             )
         httprequest.max_content_length = MAX_BODY_BYTES
         try:
-            data = httprequest.get_data(cache=False)
+            # cached: Odoo replays the request after a serialization failure
+            data = httprequest.get_data()
         except RequestEntityTooLarge:
             data = None
         if data is None or len(data) > MAX_BODY_BYTES:

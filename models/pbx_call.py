@@ -366,7 +366,11 @@ class PbxCall(models.Model):
                 """,
                 connection.id,
                 list(unique),
-            )
+            ),
+            # A concurrent request with the same events makes this fail with
+            # a serialization error; Odoo then replays the request, which is
+            # expected and not worth an error in the log.
+            log_exceptions=False,
         )
         new = {row[0] for row in self.env.cr.fetchall()}
         return [event for fp, event in unique.items() if fp in new]
@@ -408,7 +412,8 @@ class PbxCall(models.Model):
                 """,
                 connection.id,
                 external_ids,
-            )
+            ),
+            log_exceptions=False,  # see _claim_event_fingerprints
         )
         rows = self.env.cr.fetchall()
         self.invalidate_model()
