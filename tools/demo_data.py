@@ -71,8 +71,12 @@ def patients(seed=7, count=200, families=15):
     # A parent's number on a child's or a spouse's record.
     for _ in range(families):
         owner = rnd.choice(result)
+        first = rnd.choice(FIRST_NAMES)
+        family = owner["name"].split()[-1]
+        if family.endswith("a") and family[:-1] in LAST_NAMES:
+            family = family[:-1]
         relative = {
-            "name": rnd.choice(FIRST_NAMES) + " " + owner["name"].split()[-1],
+            "name": f"{first} {family}{'a' if first in FEMALE else ''}",
             "mobile": False,
             "phone": write_number(rnd, owner["digits"]),
             "digits": owner["digits"],
