@@ -19,6 +19,7 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 # A ringing call stays on screens at most this long without news from the
 # PBX (a lost hangup must not leave a card forever), and only calls that
@@ -104,14 +105,25 @@ class PbxCall(models.Model):
         call = self.sudo()
         partners = call.partner_ids[:MAX_PATIENTS]
         # Open leads of the number, and those of the matching patients.
-        leads = self._pbx_popup_open_leads(call.lead_ids)
-        if partners:
-            leads |= self._pbx_popup_open_leads(
+        leads = self.env["crm.lead"].browse()
+        if call.lead_ids or partners:
+            leads = (
                 self.env["crm.lead"]
                 .sudo()
-                .search([("partner_id", "in", partners.ids)], order="id desc", limit=20)
+                .search(
+                    [
+                        "|",
+                        ("id", "in", call.lead_ids.ids),
+                        ("partner_id", "in", partners.ids),
+                        ("company_id", "in", [False, call.company_id.id]),
+                        "|",
+                        ("stage_id", "=", False),
+                        ("stage_id.is_won", "=", False),
+                    ],
+                    order="id desc",
+                    limit=20,
+                )
             )
-        leads = leads.sorted("id", reverse=True)
         last_calls = call._pbx_popup_last_calls(partners)
         last_touches = call._pbx_popup_last_touches(partners)
         birthdate_field = next(
@@ -161,10 +173,6 @@ class PbxCall(models.Model):
         }
 
     @api.model
-    def _pbx_popup_open_leads(self, leads):
-        return leads.filtered(lambda lead: lead.active and not lead.stage_id.is_won)
-
-    @api.model
     def _pbx_popup_lead_data(self, lead):
         return {
             "id": lead.id,
@@ -173,29 +181,46 @@ class PbxCall(models.Model):
         }
 
     def _pbx_popup_last_calls(self, partners):
-        """{partner id: the patient's latest other call} in one query."""
+        """{partner id: the patient's latest other call of this company}.
+
+        One query from the patients' side of the link (an index hit), not a
+        scan of the calls by date.
+        """
+        self.ensure_one()
         if not partners:
             return {}
-        calls = self.sudo().search(
-            [("partner_ids", "in", partners.ids), ("id", "not in", self.ids)],
-            order="start desc, id desc",
-            limit=50,
+        self.env["pbx.call"].flush_model(["start", "company_id", "partner_ids"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT DISTINCT ON (rel.partner_id) rel.partner_id, call.id
+                FROM pbx_call_partner_rel rel
+                JOIN pbx_call call ON call.id = rel.call_id
+                WHERE rel.partner_id = ANY(%s)
+                  AND call.id != %s
+                  AND call.company_id = %s
+                ORDER BY rel.partner_id, call.start DESC, call.id DESC
+                """,
+                partners.ids,
+                self.id,
+                self.company_id.id,
+            )
         )
+        latest = dict(self.env.cr.fetchall())
+        calls = self.sudo().browse(set(latest.values()))
         labels = dict(self._fields["disposition"].selection)
         directions = dict(self._fields["direction"].selection)
         result = {}
-        for call in calls:
-            for partner in call.partner_ids & partners:
-                if partner.id in result:
-                    continue
-                result[partner.id] = {
-                    "start": fields.Datetime.to_string(call.start),
-                    "direction": directions.get(call.direction, ""),
-                    "disposition": labels.get(call.disposition, "")
-                    if call.disposition
-                    else "",
-                    "user_name": call.user_id.name or "",
-                }
+        for partner_id, call_id in latest.items():
+            call = calls.browse(call_id)
+            result[partner_id] = {
+                "start": fields.Datetime.to_string(call.start),
+                "direction": directions.get(call.direction, ""),
+                "disposition": labels.get(call.disposition, "")
+                if call.disposition
+                else "",
+                "user_name": call.user_id.name or "",
+            }
         return result
 
     def _pbx_popup_last_touches(self, partners):
