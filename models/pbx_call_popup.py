@@ -31,7 +31,9 @@ MAX_LEADS = 3
 # Fields some clinics add to contacts for the date of birth; the first one
 # that exists (as a date) is shown on the pop-up.
 BIRTHDATE_FIELDS = ("birthdate", "birthday", "date_of_birth", "birth_date")
-# pbx.touch is built separately: these are the names its phone field may have.
+# Touches (pbx.touch) are built separately; the pop-up finds the fields it
+# fills by what they link to, and the phone field by these names.
+TOUCH_MODEL = "pbx.touch"
 TOUCH_PHONE_FIELDS = ("phone", "number", "phone_number", "caller_number")
 TOUCH_DATE_FIELDS = ("date", "touch_date", "datetime", "create_date")
 PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
@@ -169,7 +171,7 @@ class PbxCall(models.Model):
             "leads": [
                 self._pbx_popup_lead_data(lead) for lead in other_leads[:MAX_LEADS]
             ],
-            "can_log_touch": "pbx.touch" in self.env,
+            "can_log_touch": TOUCH_MODEL in self.env,
         }
 
     @api.model
@@ -229,9 +231,9 @@ class PbxCall(models.Model):
         Works with any ``pbx.touch`` model that links a touch to a contact
         through a many2one to res.partner; nothing when there is none.
         """
-        if not partners or "pbx.touch" not in self.env:
+        if not partners or TOUCH_MODEL not in self.env:
             return {}
-        Touch = self.env["pbx.touch"].sudo()
+        Touch = self.env[TOUCH_MODEL].sudo()
         partner_field = self._pbx_popup_touch_field(Touch, "res.partner")
         if not partner_field:
             return {}
@@ -333,9 +335,9 @@ class PbxCall(models.Model):
         """
         self.ensure_one()
         self.check_access("read")
-        if "pbx.touch" not in self.env:
+        if TOUCH_MODEL not in self.env:
             return False
-        Touch = self.env["pbx.touch"]
+        Touch = self.env[TOUCH_MODEL]
         Touch.check_access("create")
         call = self.sudo()
         partner = self.env["res.partner"].browse(partner_id or []).exists()
@@ -361,7 +363,7 @@ class PbxCall(models.Model):
         return {
             "type": "ir.actions.act_window",
             "name": _("Log a Touch"),
-            "res_model": "pbx.touch",
+            "res_model": TOUCH_MODEL,
             "views": [[False, "form"]],
             "target": "current",
             "context": context,

@@ -1,10 +1,12 @@
 import json
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from odoo.addons.clinic_pbx.models import pbx_call_popup
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .common import cdr_event, make_connection
@@ -323,6 +325,37 @@ class TestCallPopupPayload(PopupCase):
             return
         self.assertEqual(action["res_model"], "pbx.touch")
         self.assertIn(self.patient.id, action["context"].values())
+
+    def test_log_a_touch_fills_whatever_the_touch_model_calls_its_fields(self):
+        """pbx.touch comes from another part of the project: the pop-up finds
+        the touch's link to the patient and its phone field by what they are.
+        A lead (partner_id, phone) stands in for a touch here."""
+        receptionist = new_test_user(
+            self.env,
+            login="touch_popup",
+            groups=PBX_USER + ",sales_team.group_sale_salesman",
+            pbx_extension="101",
+        )
+        earlier = self.env["crm.lead"].create(
+            {"name": "Booked a cleaning", "partner_id": self.patient.id}
+        )
+        with patch.object(pbx_call_popup, "TOUCH_MODEL", "crm.lead"):
+            call = self.ingest(ringing("c1"))
+            payload = self.sent()["pbx.call/ring"][receptionist.partner_id.id]
+            action = call.with_user(receptionist).action_pbx_log_touch(self.patient.id)
+        self.assertTrue(payload["can_log_touch"])
+        self.assertEqual(
+            payload["patients"][0]["last_touch"],
+            {
+                "name": "Booked a cleaning",
+                "date": fields.Datetime.to_string(earlier.create_date),
+            },
+        )
+        self.assertEqual(action["res_model"], "crm.lead")
+        self.assertEqual(
+            action["context"],
+            {"default_partner_id": self.patient.id, "default_phone": "+79161234567"},
+        )
 
 
 @tagged("post_install", "-at_install")
