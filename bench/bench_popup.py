@@ -156,7 +156,7 @@ def run(ctx):
     ctx.create_db(DB)
     _prepare(ctx, token)
     arrivals, lock = {}, threading.Lock()
-    posts, deliveries, last_of_10 = [], [], []
+    baseline, posts, deliveries, last_of_10 = [], [], [], []
     with ctx.server(DB) as url:
         http = requests.Session()
         headers = {
@@ -184,6 +184,25 @@ def run(ctx):
             for i in range(USERS)
         ]
         try:
+            # Baseline: the same ringing to an extension nobody has, so no
+            # pop-up is built or sent; what the pop-up adds is the difference.
+            for index in range(CALLS):
+                started = time.perf_counter()
+                post(
+                    [
+                        {
+                            "type": "ringing",
+                            "call_id": f"baseline-{index}",
+                            "time": "2026-11-05T09:00:00+03:00",
+                            "direction": "incoming",
+                            "from": _number(index),
+                            "to": CLINIC_LINE,
+                            "extension": "199",
+                        }
+                    ]
+                )
+                if index >= WARMUP:
+                    baseline.append((time.perf_counter() - started) * 1000)
             for index in range(WARMUP + CALLS):
                 caller = _number(index)
                 call_id = f"bench-{index}"
@@ -236,7 +255,8 @@ def run(ctx):
             for listener in listeners:
                 listener.close()
     rows = [
-        _row("POST /pbx/v1/events (ringing) answered", posts),
+        _row("POST ringing, extension nobody has (no pop-up)", baseline),
+        _row("POST ringing to the 10 users' extension, answered", posts),
         _row("ring payload on one user's websocket", deliveries),
         _row(f"ring payload on the last of the {USERS} websockets", last_of_10),
     ]
