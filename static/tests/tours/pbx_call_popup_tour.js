@@ -37,6 +37,10 @@ function ringing(callId, caller, extra = {}) {
     };
 }
 
+function popupService() {
+    return odoo.__WOWL_DEBUG__.root.env.services["clinic_pbx.call_popup"];
+}
+
 function cardOf(text) {
     return [...document.querySelectorAll(".o_pbx_call_card")].find((card) =>
         card.textContent.includes(text)
@@ -65,8 +69,14 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
                 ]),
         },
         {
-            content: "The card shows the patient",
+            content: "The card shows the patient, and this tab (the only one) rings",
             trigger: ".o_pbx_call_card_ringing .o_pbx_call_card_patient_name:contains(Vera Sokolova)",
+            run() {
+                const popups = popupService();
+                if (!popups.multiTab.isOnMainTab() || !popups.playing) {
+                    throw new Error("the main tab does not ring");
+                }
+            },
         },
         {
             content: "…with her reference, and the number as the PBX gave it",
@@ -139,8 +149,13 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
             trigger: ".o_pbx_call_card_missed:contains(Missed call)",
         },
         {
-            content: "No card is left",
+            content: "No card is left, and the ringing stopped",
             trigger: "body:not(:has(.o_pbx_call_card))",
+            run() {
+                if (popupService().playing) {
+                    throw new Error("still ringing without a ringing card");
+                }
+            },
         },
         {
             content: "A third call rings",
