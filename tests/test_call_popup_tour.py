@@ -51,7 +51,7 @@ class TestCallPopupTour(HttpCase):
             cls.env,
             login="tour_anna",
             name="Anna Tourova",
-            groups=PBX_USER,
+            groups=PBX_USER + ",sales_team.group_sale_salesman",
             pbx_extension="101",
         )
         cls.boris = new_test_user(
@@ -67,6 +67,13 @@ class TestCallPopupTour(HttpCase):
                 "mobile": "+7 916 123-45-67",
                 "ref": "P-0042",
                 "country_id": cls.env.ref("base.ru").id,
+            }
+        )
+        cls.env["crm.lead"].create(
+            {
+                "name": "Dental check-up",
+                "partner_id": cls.patient.id,
+                "type": "opportunity",
             }
         )
 

@@ -1,4 +1,4 @@
-import { Component } from "@odoo/owl";
+import { Component, useState } from "@odoo/owl";
 import { deserializeDate, deserializeDateTime, formatDate, formatDateTime } from "@web/core/l10n/dates";
 import { _t } from "@web/core/l10n/translation";
 import { useService } from "@web/core/utils/hooks";
@@ -14,6 +14,7 @@ export class PbxCallCard extends Component {
 
     setup() {
         this.popups = useService("clinic_pbx.call_popup");
+        this.popupState = useState(this.popups.state);
     }
 
     get card() {
@@ -22,6 +23,11 @@ export class PbxCallCard extends Component {
 
     get ring() {
         return this.props.card.ring;
+    }
+
+    /** Lead names show for everyone; the link only for users who may open leads. */
+    get canOpenLeads() {
+        return this.popupState.canOpenLeads;
     }
 
     get statusText() {

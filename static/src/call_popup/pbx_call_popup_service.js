@@ -26,7 +26,8 @@ export class PbxCallPopupManager {
         this.action = services.action;
         this.notification = services.notification;
         this.soundEffects = services["mail.sound_effects"];
-        this.state = reactive({ cards: [] });
+        // canOpenLeads: null until the first card asks (one access check).
+        this.state = reactive({ cards: [], canOpenLeads: null });
         this.timers = new Map();
         // Calls already taken, missed or dismissed here: a ring for them that
         // arrives late (the initial fetch, a replay) must not show them again.
@@ -63,6 +64,13 @@ export class PbxCallPopupManager {
     onRing(payload) {
         if (this.closed.has(payload.call_id)) {
             return;
+        }
+        if (this.state.canOpenLeads === null) {
+            this.state.canOpenLeads = false;
+            user.checkAccessRight("crm.lead", "read").then(
+                (allowed) => (this.state.canOpenLeads = allowed),
+                () => {}
+            );
         }
         let card = this.getCard(payload.call_id);
         if (card) {

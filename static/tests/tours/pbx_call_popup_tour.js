@@ -89,6 +89,10 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
             },
         },
         {
+            content: "…and her open lead, which she may open",
+            trigger: ".o_pbx_call_card_ringing .o_pbx_call_card_open_lead:contains(Dental check-up)",
+        },
+        {
             content: "A second call rings, from a caller whose name is HTML",
             trigger: ".o_pbx_call_card_ringing",
             run: () => postEvents([ringing("tour-html", HTML_CALLER)]),
