@@ -83,8 +83,16 @@ class PbxCall(models.Model):
     def _pbx_popup_recipients(self):
         """Active PBX users whose extension rang for this call."""
         self.ensure_one()
-        return self.sudo().rang_user_ids.filtered(
-            lambda user: user.active and user._has_group(PBX_USER_GROUP)
+        rang = self.sudo().rang_user_ids
+        if not rang:
+            return rang
+        # One query for all of them (a user's groups include implied ones).
+        return rang.search(
+            [
+                ("id", "in", rang.ids),
+                ("groups_id", "in", self.env.ref(PBX_USER_GROUP).id),
+            ],
+            order="id",
         )
 
     def _pbx_popup_taken_payload(self):

@@ -241,6 +241,19 @@ class TestCallPopupNotifications(PopupCase):
         self.ingest(ringing("int", direction="internal", caller="102"))
         self.assertEqual(self.sent(), {})
 
+    def test_pbx_managers_on_the_extension_get_it_too(self):
+        manager = new_test_user(
+            self.env,
+            login="manager_popup",
+            groups="base.group_user,clinic_pbx.clinic_pbx_group_manager",
+            pbx_extension="101",
+        )
+        self.ingest(ringing("c1"))
+        self.assertEqual(
+            set(self.sent()["pbx.call/ring"]),
+            self.partners(self.a, self.b, self.c, manager),
+        )
+
     def test_archived_users_get_nothing(self):
         self.c.active = False
         self.ingest(ringing("c1"))
