@@ -6,6 +6,7 @@ help:
 	@echo "make test   lint, then install clinic_pbx in a new database and run the whole suite"
 	@echo "make bench  run the benchmarks and write docs/BENCHMARKS.md"
 	@echo "make lint   ruff and pylint-odoo only"
+	@echo "make ring   ring the demo's reception extension 101 (needs make run)"
 
 run:
 	@bash scripts/clinic.sh run
@@ -18,3 +19,6 @@ bench:
 
 lint:
 	@bash scripts/clinic.sh lint
+
+ring:
+	@bash scripts/clinic.sh ring

@@ -4,7 +4,7 @@ from collections import defaultdict
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
 
-EXTENSION_PATTERN = re.compile(r"^\d{2,8}$")
+EXTENSION_PATTERN = re.compile(r"^[0-9]{2,8}$")
 
 
 class ResUsers(models.Model):

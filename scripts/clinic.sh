@@ -328,6 +328,37 @@ cmd_env() {
   echo "ADDON=$STATE/addons/clinic_pbx"
 }
 
+# --- make ring: a live incoming-call pop-up on the demo server ----------------
+# Gives the demo PBX connection (clinic_pbx.demo_connection) an API token kept
+# in .build/ring-token-$RUN_DB, picks a demo patient who has called before and
+# plays a call to the shared reception extension 101 (anna and maria) with the
+# PBX simulator. RING_ARGS replaces the scenario, e.g.
+# RING_ARGS="missed --extension 102 --ring-seconds 15" make ring.
+cmd_ring() {
+  setup
+  db_exists "$RUN_DB" || die "no demo database '$RUN_DB' yet: start the demo server with 'make run' first."
+  local token_file="$STATE/ring-token-$RUN_DB" number
+  [ -s "$token_file" ] || "$PY" -c 'import secrets; print(secrets.token_urlsafe(32))' >"$token_file"
+  number=$(cd "$STATE" && PBX_RING_TOKEN=$(cat "$token_file") "$PY" -m odoo shell -c "$CONF" -d "$RUN_DB" --no-http --log-level=warn <<'EOF' 2>/dev/null | sed -n 's/^RING_FROM=//p'
+import os
+from odoo.addons.clinic_pbx.models.pbx_connection import hash_token
+token = os.environ["PBX_RING_TOKEN"]
+connection = env.ref("clinic_pbx.demo_connection").sudo()
+if connection.token_hash != hash_token(token):
+    connection.write({"token_hash": hash_token(token), "token_hint": "…" + token[-4:]})
+    env.cr.commit()
+call = env["pbx.call"].search([("partner_id", "!=", False), ("direction", "=", "incoming")], limit=1)
+patient = call.partner_id
+print("RING_FROM=" + (patient.mobile or patient.phone or "+7 916 123-45-67"))
+EOF
+)
+  [ -n "$number" ] || die "could not prepare the demo connection of '$RUN_DB' (does it have the demo data?)."
+  say "Ringing on http://localhost:$HTTP_PORT — log in as anna/anna or maria/maria (extension 101) to see the pop-up"
+  # shellcheck disable=SC2086  # RING_ARGS is a list of arguments
+  PBX_URL="http://localhost:$HTTP_PORT" PBX_TOKEN=$(cat "$token_file") PBX_FROM="$number" \
+    "$PY" "$ROOT/tools/pbx_simulator.py" ${RING_ARGS:-answered --extension 101 --ring-seconds 30 --talk-seconds 20}
+}
+
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
@@ -335,5 +366,6 @@ case "${1:-}" in
   lint) shift; cmd_lint "$@" ;;
   env) shift; cmd_env "$@" ;;
   pytest) shift; cmd_pytest "$@" ;;
-  *) die "usage: scripts/clinic.sh run|test|bench|lint|env" ;;
+  ring) shift; cmd_ring "$@" ;;
+  *) die "usage: scripts/clinic.sh run|test|bench|lint|env|ring" ;;
 esac

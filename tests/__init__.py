@@ -8,3 +8,8 @@ from . import test_recording
 from . import test_call_log_tour
 from . import test_event_api_fuzz
 from . import test_event_api_contract
+from . import test_extensions
+from . import test_call_popup
+from . import test_call_popup_websocket
+from . import test_call_popup_tour
+from . import test_pbx_simulator
