@@ -1,6 +1,8 @@
 import logging
 from datetime import timedelta
 
+import requests
+
 from odoo import _, api, fields, models
 from odoo.tools import SQL
 
@@ -11,6 +13,10 @@ from .pbx_call_callmarker import RECORDING_LINK_TTL
 _logger = logging.getLogger(__name__)
 
 PUSH_BATCH = 200
+# Calls marked sent are committed every so many calls: should Odoo stop in
+# between, the calls are sent again with their idempotency key and the
+# service recognises them.
+COMMIT_EVERY = 20
 MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(minutes=5)
 LONGEST_RETRY = timedelta(hours=6)
@@ -122,16 +128,23 @@ class PbxCallmarkerPush(models.Model):
         marked failed and the others are still sent.
         """
         Push = self.sudo()
+        rows = Push.search(self._due_domain(company, now), order="id", limit=PUSH_BATCH)
+        if not rows:
+            return 0
+        with requests.Session() as session:
+            return rows._push(config, now, commit, session)
+
+    def _push(self, config, now, commit, session):
         sent = 0
         expires_at = now + RECORDING_LINK_TTL
-        for row in Push.search(
-            self._due_domain(company, now), order="id", limit=PUSH_BATCH
-        ):
+        for index, row in enumerate(self, 1):
             if not row._lock() or row.state == "sent":
                 continue
             data = row.call_id._callmarker_call_data(expires_at)
             try:
-                status = adapter.push_call(config, data, row.idempotency_key)
+                status = adapter.push_call(
+                    config, data, row.idempotency_key, session=session
+                )
             except ServiceAuthError:
                 raise
             except ServiceUnavailable as error:
@@ -154,7 +167,7 @@ class PbxCallmarkerPush(models.Model):
                     }
                 )
                 sent += 1
-            if commit:
+            if commit and index % COMMIT_EVERY == 0:
                 commit()
         return sent
 

@@ -2,6 +2,8 @@ import logging
 import urllib.parse
 from datetime import timedelta
 
+import requests
+
 from odoo import _, api, fields, models
 
 from ..tools import callmarker_adapter as adapter
@@ -167,8 +169,9 @@ class ResCompany(models.Model):
     def _callmarker_sync(self, commit=None):
         """Send the finished calls, then fetch the results, for each company.
 
-        ``commit`` (the cron passes the cursor's commit) is called after each
-        call sent, so a call is never sent again because a later one failed.
+        ``commit`` (the cron passes the cursor's commit) is called as calls
+        are sent and after each company, so what was sent stays recorded
+        whatever happens later in the run.
         """
         for company in self.sudo():
             if not company.callmarker_enabled or company.callmarker_paused:
@@ -197,7 +200,10 @@ class ResCompany(models.Model):
             minutes=self.callmarker_time_lag
         )
         try:
-            results, skipped = adapter.fetch_results(config, since, now)
+            with requests.Session() as session:
+                results, skipped = adapter.fetch_results(
+                    config, since, now, session=session
+                )
         except ServiceAuthError as error:
             self._callmarker_pause(error)
             return
@@ -229,12 +235,13 @@ class ResCompany(models.Model):
             )
 
     def _callmarker_pause(self, error):
+        _logger.warning("Callmarker (company %s): %s", self.id, error)
         self._callmarker_record_error(
             _(
-                "Callmarker refused the ID or token (%(error)s). Nothing is sent "
-                "or fetched until the ID, token or URLs are changed or Test connection "
-                "succeeds.",
-                error=error,
+                "Callmarker refused the ID or token (HTTP %(status)s). Nothing is "
+                "sent or fetched until the ID, token or URLs are changed or Test "
+                "connection succeeds.",
+                status=error.status,
             ),
             pause=True,
         )
@@ -251,8 +258,8 @@ class ResCompany(models.Model):
     def _callmarker_test_connection(self):
         """Ask Callmarker for an empty window of results.
 
-        Returns ``(ok, message)``; a success resumes a paused synchronisation,
-        a failure is recorded as the last error.
+        Returns ``(ok, message)``; a success resumes a paused synchronisation
+        and clears the last error, a failure is recorded as the last error.
         """
         self.ensure_one()
         problems = self._callmarker_config_problems()
@@ -264,5 +271,5 @@ class ResCompany(models.Model):
             message = _("Callmarker did not accept the request: %(error)s", error=error)
             self._callmarker_record_error(message)
             return False, message
-        self.sudo().write({"callmarker_paused": False})
+        self.sudo().write({"callmarker_paused": False, "callmarker_last_error": False})
         return True, _("Callmarker answered: the URL, ID and token work.")

@@ -57,6 +57,9 @@ class CallmarkerMock:
         mock = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as real services do
+            disable_nagle_algorithm = True  # no 40 ms stall between head and body
+
             def log_message(self, *args):
                 pass
 
@@ -121,6 +124,8 @@ class CallmarkerMock:
 
     def _handle(self, handler, method):
         parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw_body = handler.rfile.read(length) if length else b""
         if method == "GET" and parts.path.startswith("/recordings/"):
             self.recording_requests.append(parts.path)
             return self._answer(handler, 200, raw=WAV)
@@ -144,13 +149,12 @@ class CallmarkerMock:
         if not self._authorised(handler):
             return self._answer(handler, 401, {"error": "invalid token or id"})
         if endpoint == "push":
-            return self._push(handler, override)
+            return self._push(handler, raw_body, override)
         return self._results(handler, parse_qs(parts.query))
 
-    def _push(self, handler, override=None):
-        length = int(handler.headers.get("Content-Length") or 0)
+    def _push(self, handler, raw_body, override=None):
         try:
-            body = json.loads(handler.rfile.read(length))
+            body = json.loads(raw_body)
             call = body["call"]
             missing = [key for key in REQUIRED_CALL_KEYS if not call.get(key)]
         except (ValueError, KeyError, TypeError):

@@ -10,7 +10,11 @@ from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
-from odoo.addons.clinic_pbx.models import pbx_call_recording, res_company_callmarker
+from odoo.addons.clinic_pbx.models import (
+    pbx_call_recording,
+    pbx_callmarker_push,
+    res_company_callmarker,
+)
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .callmarker_mock import WAV, CallmarkerMock
@@ -285,10 +289,11 @@ class TestCallmarkerPush(CallmarkerMixin, TransactionCase):
         self.assertEqual(self.push_of(call).state, "sent")
         self.assertEqual(len(self.mock.calls), 1)
 
-    def test_scheduled_action_commits_after_each_call(self):
+    def test_scheduled_action_commits_as_it_sends(self):
         calls = self.finished_call("c1") | self.finished_call("c2")
         commits = []
         self.patch(self.env.cr, "commit", lambda: commits.append(True))
+        self.patch(pbx_callmarker_push, "COMMIT_EVERY", 1)
         cron = self.env.ref("clinic_pbx.ir_cron_callmarker_sync")
         self.assertEqual(cron.code.strip(), "model._cron_callmarker_sync()")
         with freeze_time(NOW):
@@ -644,6 +649,7 @@ class TestCallmarkerSettings(CallmarkerMixin, TransactionCase):
         action = self.settings().action_callmarker_test_connection()
         self.assertEqual(action["params"]["type"], "success")
         self.assertFalse(self.company.callmarker_paused)
+        self.assertFalse(self.company.callmarker_last_error)
         self.assertEqual(self.mock.hits["results"], 1)
 
         self.mock.token = "another"

@@ -146,13 +146,13 @@ def push_body(config, call, idempotency_key):
     }
 
 
-def push_call(config, call, idempotency_key, sleep=None):
+def push_call(config, call, idempotency_key, session=None):
     """Send one finished call; returns the service's status ("accepted"...).
 
     The idempotency key is the same on every attempt for a call, so a service
     that already has the call answers "duplicate" instead of storing it twice.
+    ``session`` (a ``requests.Session``) reuses one connection for a batch.
     """
-    kwargs = {"sleep": sleep} if sleep else {}
     answer = request_json(
         "POST",
         config.request_data_url,
@@ -160,7 +160,7 @@ def push_call(config, call, idempotency_key, sleep=None):
         headers=_headers(config, {IDEMPOTENCY_HEADER: idempotency_key}),
         secrets=(TOKEN_HEADER,),
         timeout=config.timeout,
-        **kwargs,
+        session=session,
     )
     if isinstance(answer, dict) and isinstance(answer.get("status"), str):
         return answer["status"]
@@ -176,14 +176,13 @@ def results_params(config, date_from, date_to, page):
     }
 
 
-def fetch_results(config, date_from, date_to, sleep=None):
+def fetch_results(config, date_from, date_to, session=None):
     """Results analysed in [date_from, date_to] (naive UTC), all pages.
 
     Returns ``(results, skipped)``: the usable ``AnalysisResult`` objects and
     ``(call id or position, reason)`` for each result that was skipped.
     Raises a ``ServiceError`` when the answer as a whole is unusable.
     """
-    kwargs = {"sleep": sleep} if sleep else {}
     results, skipped = [], []
     page = 1
     for _round in range(MAX_PAGES):
@@ -194,7 +193,7 @@ def fetch_results(config, date_from, date_to, sleep=None):
             headers=_headers(config),
             secrets=(TOKEN_HEADER,),
             timeout=config.timeout,
-            **kwargs,
+            session=session,
         )
         items, next_page = _page_items(answer)
         for position, raw in enumerate(items):
@@ -211,9 +210,8 @@ def fetch_results(config, date_from, date_to, sleep=None):
     raise ServiceError(f"Callmarker answered more than {MAX_PAGES} pages of results")
 
 
-def check_connection(config, now, sleep=None):
+def check_connection(config, now):
     """Ask for the results of an empty window: proves URL, ID and token work."""
-    kwargs = {"sleep": sleep} if sleep else {}
     answer = request_json(
         "GET",
         config.call_data_url,
@@ -221,7 +219,6 @@ def check_connection(config, now, sleep=None):
         headers=_headers(config),
         secrets=(TOKEN_HEADER,),
         timeout=config.timeout,
-        **kwargs,
     )
     _page_items(answer)
     return True
