@@ -24,7 +24,9 @@ class PbxCallTag(models.Model):
         index=True,
         ondelete="cascade",
     )
-    color = fields.Integer(help="Colour of the tag in the Call Log and on calls.")
+    color = fields.Integer(
+        aggregator=None, help="Colour of the tag in the Call Log and on calls."
+    )
     active = fields.Boolean(default=True)
     call_count = fields.Integer("Calls", compute="_compute_call_count")
 

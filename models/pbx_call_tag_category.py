@@ -19,7 +19,9 @@ class PbxCallTagCategory(models.Model):
 
     name = fields.Char(required=True)
     sequence = fields.Integer(default=10)
-    color = fields.Integer(help="Colour given to new tags of this category.")
+    color = fields.Integer(
+        aggregator=None, help="Colour given to new tags of this category."
+    )
     tag_ids = fields.One2many("pbx.call.tag", "category_id", string="Tags")
     tag_count = fields.Integer(compute="_compute_tag_count")
 
