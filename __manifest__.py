@@ -26,9 +26,15 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/clinic_pbx_menus.xml",
+        "data/callmarker_cron.xml",
+        "views/pbx_call_callmarker_views.xml",
+        "views/pbx_call_tag_views.xml",
+        "views/pbx_callmarker_push_views.xml",
+        "views/res_config_settings_callmarker_views.xml",
     ],
     "demo": [
         "demo/clinic_pbx_demo.xml",
+        "demo/callmarker_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

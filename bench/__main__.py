@@ -4,6 +4,8 @@ python -m bench              every benchmark
 python -m bench install api  only those (other sections of the file stay)
 """
 
+# A command-line tool: it prints its tables.
+# pylint: disable=print-used
 import datetime
 import importlib
 import os

@@ -1,2 +1,3 @@
 from . import events
 from . import recording
+from . import callmarker

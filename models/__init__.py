@@ -11,3 +11,11 @@ from . import res_config_settings
 from . import pbx_call_recording
 from . import pbx_demo
 from . import pbx_call_popup
+from . import pbx_call_tag_category
+from . import pbx_call_tag
+from . import pbx_call_checklist_line
+from . import pbx_call_callmarker
+from . import pbx_callmarker_push
+from . import res_company_callmarker
+from . import res_config_settings_callmarker
+from . import pbx_demo_callmarker

@@ -13,3 +13,4 @@ from . import test_call_popup
 from . import test_call_popup_websocket
 from . import test_call_popup_tour
 from . import test_pbx_simulator
+from . import test_callmarker

@@ -1,0 +1,275 @@
+import logging
+import urllib.parse
+from datetime import timedelta
+
+import requests
+
+from odoo import _, api, fields, models
+
+from ..tools import callmarker_adapter as adapter
+from ..tools.http_service import ServiceAuthError, ServiceError
+
+_logger = logging.getLogger(__name__)
+
+FIRST_PULL_WINDOW = timedelta(days=1)
+TIMEOUT = (5, 30)  # connect, read (seconds)
+MAX_TIME_LAG = 24 * 60
+MAX_SKIPPED_SHOWN = 20
+# Settings whose change may fix refused credentials: changing one resumes a
+# paused synchronisation.
+CONFIG_FIELDS = (
+    "callmarker_enabled",
+    "callmarker_call_data_url",
+    "callmarker_request_data_url",
+    "callmarker_integration_id",
+    "callmarker_token",
+)
+
+
+def _is_http_url(value):
+    parts = urllib.parse.urlsplit(value or "")
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    callmarker_enabled = fields.Boolean(
+        "Enable Callmarker Service",
+        help="Send finished calls and their recordings to Callmarker and fetch "
+        "its tags, quality scores and checklists.",
+    )
+    callmarker_call_data_url = fields.Char(
+        "Callmarker Call Data URL",
+        help="Where the analysis results of calls are fetched.",
+    )
+    callmarker_request_data_url = fields.Char(
+        "Callmarker Request Data URL",
+        help="Where finished calls are sent for analysis.",
+    )
+    callmarker_integration_id = fields.Char(
+        "Callmarker ID", help="The integration id Callmarker gave this clinic."
+    )
+    callmarker_token = fields.Char(groups="base.group_system", copy=False)
+    callmarker_time_lag = fields.Integer(
+        default=5,
+        help="Minutes each fetch reaches back before the previous one, to allow "
+        "for clock differences and late analyses.",
+    )
+    callmarker_low_score = fields.Integer(
+        "Callmarker Low Score Below",
+        default=60,
+        help="Calls scored below this percentage are listed by the Low Score filter.",
+    )
+    callmarker_pulled_until = fields.Datetime(
+        "Callmarker Results Fetched Up To", readonly=True, copy=False
+    )
+    callmarker_last_success_at = fields.Datetime(
+        "Callmarker Last Success", readonly=True, copy=False
+    )
+    callmarker_last_error = fields.Text(readonly=True, copy=False)
+    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False)
+    callmarker_paused = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Callmarker refused the ID or token; nothing is sent or fetched until "
+        "the ID, token or URLs are changed or Test connection succeeds.",
+    )
+    callmarker_skipped = fields.Text(
+        "Callmarker Skipped Results",
+        readonly=True,
+        copy=False,
+        help="Results of the last fetch that could not be used, and why.",
+    )
+
+    def write(self, vals):
+        if (
+            any(name in vals for name in CONFIG_FIELDS)
+            and "callmarker_paused" not in vals
+        ):
+            vals = dict(vals, callmarker_paused=False)
+        return super().write(vals)
+
+    # ------------------------------------------------------------------
+    # Settings
+    # ------------------------------------------------------------------
+
+    def _callmarker_config_problems(self):
+        """What keeps these settings from working, as sentences (empty: fine)."""
+        self.ensure_one()
+        company = self.sudo()
+        labels = {
+            "callmarker_call_data_url": _("Call Data URL"),
+            "callmarker_request_data_url": _("Request Data URL"),
+            "callmarker_integration_id": _("ID"),
+            "callmarker_token": _("Token"),
+        }
+        problems = []
+        missing = [
+            label for name, label in labels.items() if not (company[name] or "").strip()
+        ]
+        if missing:
+            problems.append(
+                _(
+                    "Callmarker needs %(fields)s when the service is enabled.",
+                    fields=", ".join(missing),
+                )
+            )
+        for name in ("callmarker_call_data_url", "callmarker_request_data_url"):
+            value = (company[name] or "").strip()
+            if value and not _is_http_url(value):
+                problems.append(
+                    _(
+                        "The Callmarker %(field)s must start with http:// or "
+                        "https:// and name a server.",
+                        field=labels[name],
+                    )
+                )
+        if not 0 <= company.callmarker_time_lag <= MAX_TIME_LAG:
+            problems.append(
+                _(
+                    "The Callmarker Time Lag must be between 0 and %(max)s minutes.",
+                    max=MAX_TIME_LAG,
+                )
+            )
+        return problems
+
+    def _callmarker_config(self):
+        self.ensure_one()
+        company = self.sudo()
+        return adapter.CallmarkerConfig(
+            call_data_url=company.callmarker_call_data_url.strip(),
+            request_data_url=company.callmarker_request_data_url.strip(),
+            integration_id=company.callmarker_integration_id.strip(),
+            token=company.callmarker_token.strip(),
+            timeout=TIMEOUT,
+        )
+
+    def _callmarker_record_error(self, message, pause=False):
+        values = {
+            "callmarker_last_error": message,
+            "callmarker_last_error_at": fields.Datetime.now(),
+        }
+        if pause:
+            values["callmarker_paused"] = True
+        self.sudo().write(values)
+        _logger.warning("Callmarker (company %s): %s", self.id, message)
+
+    # ------------------------------------------------------------------
+    # Synchronisation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_callmarker_sync(self):
+        companies = self.sudo().search(
+            [("callmarker_enabled", "=", True), ("callmarker_paused", "=", False)]
+        )
+        companies._callmarker_sync(commit=self.env.cr.commit)
+
+    def _callmarker_sync(self, commit=None):
+        """Send the finished calls, then fetch the results, for each company.
+
+        ``commit`` (the cron passes the cursor's commit) is called as calls
+        are sent and after each company, so what was sent stays recorded
+        whatever happens later in the run.
+        """
+        for company in self.sudo():
+            if not company.callmarker_enabled or company.callmarker_paused:
+                continue
+            company._callmarker_sync_one(commit)
+            if commit:
+                commit()
+
+    def _callmarker_sync_one(self, commit):
+        self.ensure_one()
+        problems = self._callmarker_config_problems()
+        if problems:
+            self._callmarker_record_error(" ".join(problems))
+            return
+        config = self._callmarker_config()
+        now = fields.Datetime.now()
+        errors = []
+        try:
+            self.env["pbx.callmarker.push"]._push_due(self, config, now, commit)
+        except ServiceAuthError as error:
+            self._callmarker_pause(error)
+            return
+        except ServiceError as error:
+            errors.append(_("Sending calls: %(error)s", error=error))
+        since = (self.callmarker_pulled_until or now - FIRST_PULL_WINDOW) - timedelta(
+            minutes=self.callmarker_time_lag
+        )
+        try:
+            with requests.Session() as session:
+                results, skipped = adapter.fetch_results(
+                    config, since, now, session=session
+                )
+        except ServiceAuthError as error:
+            self._callmarker_pause(error)
+            return
+        except ServiceError as error:
+            errors.append(_("Fetching results: %(error)s", error=error))
+        else:
+            _applied, unknown = self.env["pbx.call"]._callmarker_apply_results(
+                self, results
+            )
+            skipped += unknown
+            self.write(
+                {
+                    "callmarker_pulled_until": now,
+                    "callmarker_skipped": self._skipped_text(skipped),
+                }
+            )
+            if skipped:
+                _logger.warning(
+                    "Callmarker (company %s): %s result(s) skipped: %s",
+                    self.id,
+                    len(skipped),
+                    "; ".join(f"{ref}: {reason}" for ref, reason in skipped[:5]),
+                )
+        if errors:
+            self._callmarker_record_error("\n".join(errors))
+        else:
+            self.write(
+                {"callmarker_last_success_at": now, "callmarker_last_error": False}
+            )
+
+    def _callmarker_pause(self, error):
+        _logger.warning("Callmarker (company %s): %s", self.id, error)
+        self._callmarker_record_error(
+            _(
+                "Callmarker refused the ID or token (HTTP %(status)s). Nothing is "
+                "sent or fetched until the ID, token or URLs are changed or Test "
+                "connection succeeds.",
+                status=error.status,
+            ),
+            pause=True,
+        )
+
+    @staticmethod
+    def _skipped_text(skipped):
+        if not skipped:
+            return False
+        lines = [f"{ref}: {reason}" for ref, reason in skipped[:MAX_SKIPPED_SHOWN]]
+        if len(skipped) > MAX_SKIPPED_SHOWN:
+            lines.append(f"… {len(skipped) - MAX_SKIPPED_SHOWN} more")
+        return "\n".join(lines)
+
+    def _callmarker_test_connection(self):
+        """Ask Callmarker for an empty window of results.
+
+        Returns ``(ok, message)``; a success resumes a paused synchronisation
+        and clears the last error, a failure is recorded as the last error.
+        """
+        self.ensure_one()
+        problems = self._callmarker_config_problems()
+        if problems:
+            return False, " ".join(problems)
+        try:
+            adapter.check_connection(self._callmarker_config(), fields.Datetime.now())
+        except ServiceError as error:
+            message = _("Callmarker did not accept the request: %(error)s", error=error)
+            self._callmarker_record_error(message)
+            return False, message
+        self.sudo().write({"callmarker_paused": False, "callmarker_last_error": False})
+        return True, _("Callmarker answered: the URL, ID and token work.")
