@@ -25,6 +25,9 @@
         "views/res_users_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/pbx_touch_views.xml",
+        "views/res_config_settings_calltouch_views.xml",
+        "data/calltouch_cron.xml",
         "views/clinic_pbx_menus.xml",
     ],
     "demo": [

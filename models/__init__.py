@@ -10,3 +10,11 @@ from . import crm_lead
 from . import res_config_settings
 from . import pbx_call_recording
 from . import pbx_demo
+from . import pbx_touch_tag
+from . import pbx_touch
+from . import pbx_touch_calltouch
+from . import pbx_call_touch
+from . import res_partner_touch
+from . import crm_lead_touch
+from . import res_company_calltouch
+from . import res_config_settings_calltouch

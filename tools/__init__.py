@@ -1,2 +1,3 @@
 from . import phone
 from . import http_service
+from . import calltouch
