@@ -64,10 +64,13 @@ class PbxTouch(models.Model):
         help="The call of the clinic's PBX this touch belongs to.",
     )
     phone = fields.Char()
+    # Not readonly so that the sync can give the key it already computed
+    # (a readonly precomputed field is always computed again on create).
     phone_key = fields.Char(
         compute="_compute_phone_key",
         store=True,
         precompute=True,
+        readonly=False,
         index="btree_not_null",
         help="E.164 form of the phone, used to find the patient and the call.",
     )

@@ -74,10 +74,13 @@ class PbxTouch(models.Model):
     def _calltouch_contacts(self, company, records):
         """Phone key per record and the patients and leads of those keys."""
         country = company.country_id.code
-        keys = [
-            phone_key(record["phone"], country) if record.get("phone") else False
-            for record in records
-        ]
+        known = {}  # the same callers call again and again
+        keys = []
+        for record in records:
+            phone = record.get("phone")
+            if phone and phone not in known:
+                known[phone] = phone_key(phone, country)
+            keys.append(known[phone] if phone else False)
         partners, leads = self.env["pbx.call"]._find_contacts(
             {key for key in keys if key}, company
         )
@@ -131,6 +134,7 @@ class PbxTouch(models.Model):
                 continue
             vals.update(
                 company_id=company.id,
+                phone_key=key,
                 origin="calltouch",
                 channel="call",
                 calltouch_call_id=record["call_id"],
@@ -207,9 +211,10 @@ class PbxTouch(models.Model):
             .create(lead_vals)
         )
         to_create = []
-        for (record, _key, vals), lead in zip(new, created_leads, strict=True):
+        for (record, key, vals), lead in zip(new, created_leads, strict=True):
             vals.update(
                 company_id=company.id,
+                phone_key=key,
                 origin="calltouch",
                 channel="request",
                 calltouch_request_id=record["request_id"],

@@ -169,6 +169,7 @@ class CalltouchServer:
 
     def reset(self):
         self.calls = []  # (UTC datetime, raw record)
+        self._days = None
         self.requests = []  # (UTC datetime, raw record)
         self.legacy_calls = False
         self.faults = []  # (endpoint or None, {"status", "retry_after", "delay"})
@@ -178,10 +179,21 @@ class CalltouchServer:
 
     # --- fixtures --------------------------------------------------------
     def add_call(self, raw, when=None):
-        self.calls.append((when or self._when(raw.get("timestamp"), 1), raw))
+        when = when or self._when(raw.get("timestamp"), 1)
+        self.calls.append((when, raw))
+        self._days = None
 
     def add_request(self, raw, when=None):
         self.requests.append((when or self._when(raw.get("date"), 1000), raw))
+
+    def _calls_by_day(self):
+        """[(local day, raw)] sorted by time; kept until a call is added."""
+        if self._days is None:
+            self._days = [
+                (self._local_day(when), raw)
+                for when, raw in sorted(self.calls, key=lambda item: item[0])
+            ]
+        return self._days
 
     @staticmethod
     def _when(epoch, scale):
@@ -313,20 +325,12 @@ class CalltouchServer:
         if (last - first).days >= MAX_DAYS:
             return 400, {"error": f"at most {MAX_DAYS} days per request"}, {}
         with_tags = params.get("withCallTags") == "true"
-        records = []
-        for when, raw in sorted(self.calls, key=lambda item: item[0]):
-            if first <= self._local_day(when) <= last:
-                record = dict(raw)
-                if not with_tags:
-                    record.pop("callTags", None)
-                records.append(record)
+        records = [raw for day, raw in self._calls_by_day() if first <= day <= last]
         paged = "page" in params or "limit" in params
-        if self.legacy_calls:
-            return 200, records, {}
-        if not paged:
-            if first != last:
-                return 400, {"error": "without paging, one day only"}, {}
-            return 200, records, {}
+        if not paged and first != last and not self.legacy_calls:
+            return 400, {"error": "without paging, one day only"}, {}
+        if self.legacy_calls or not paged:
+            return 200, self._strip(records, "callTags", with_tags), {}
         try:
             page = int(params.get("page", 1))
             limit = int(params.get("limit", MAX_LIMIT))
@@ -336,6 +340,7 @@ class CalltouchServer:
             return 400, {"error": f"page >= 1 and 1 <= limit <= {MAX_LIMIT}"}, {}
         total_pages = max(1, -(-len(records) // limit))
         chunk = records[(page - 1) * limit : page * limit]
+        chunk = self._strip(chunk, "callTags", with_tags)
         return (
             200,
             {
@@ -372,8 +377,12 @@ class CalltouchServer:
         for when, raw in sorted(self.requests, key=lambda item: item[0]):
             local = pytz.utc.localize(when).astimezone(self.tz).replace(tzinfo=None)
             if begin <= local.replace(microsecond=0) <= end:
-                record = dict(raw)
-                if not with_tags:
-                    record.pop("RequestTags", None)
-                records.append(record)
-        return 200, records, {}
+                records.append(raw)
+        return 200, self._strip(records, "RequestTags", with_tags), {}
+
+    @staticmethod
+    def _strip(records, tags_key, with_tags):
+        """The records, without their tags unless they were asked for."""
+        if with_tags:
+            return records
+        return [{k: v for k, v in raw.items() if k != tags_key} for raw in records]
