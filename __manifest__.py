@@ -32,6 +32,7 @@
     ],
     "demo": [
         "demo/clinic_pbx_demo.xml",
+        "demo/pbx_touch_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -18,3 +18,4 @@ from . import res_partner_touch
 from . import crm_lead_touch
 from . import res_company_calltouch
 from . import res_config_settings_calltouch
+from . import pbx_touch_demo

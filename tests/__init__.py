@@ -6,3 +6,4 @@ from . import test_calltouch_sync
 from . import test_calltouch_matching
 from . import test_calltouch_requests
 from . import test_calltouch_errors
+from . import test_touch_tour
