@@ -14,7 +14,7 @@ DEMO_SOURCES = [
     ("vk", "social", "spring_checkup", "https://clinic.example/checkup"),
     ("yandex", "cpc", "caries_msk", "https://clinic.example/caries"),
 ]
-DEMO_TAGS = [["Первичный пациент"], ["Повторный пациент"], ["Запись на приём"], []]
+DEMO_TAGS = [["New patient"], ["Returning patient"], ["Booked a visit"], []]
 
 
 class PbxTouch(models.Model):
@@ -57,10 +57,10 @@ class PbxTouch(models.Model):
                     "utmSource": source,
                     "utmMedium": medium,
                     "utmCampaign": campaign or "<не указано>",
-                    "utmTerm": "стоматология рядом" if medium == "cpc" else None,
+                    "utmTerm": "dentist near me" if medium == "cpc" else None,
                     "url": page,
                     "callTags": [
-                        {"category": "Категория", "type": "MANUAL", "names": names}
+                        {"category": "Category", "type": "MANUAL", "names": names}
                         for names in [DEMO_TAGS[index % len(DEMO_TAGS)]]
                         if names
                     ],
@@ -71,9 +71,9 @@ class PbxTouch(models.Model):
         )
         now = fields.Datetime.now()
         people = [
-            ("Кузнецов Дмитрий", "79035550101", "d.kuznetsov@example.com"),
-            ("Лебедева Алина", "79265550202", None),
-            ("Морозов Павел", "79775550303", "pavel.morozov@example.com"),
+            ("Dmitry Kuznetsov", "79035550101", "d.kuznetsov@example.com"),
+            ("Alina Lebedeva", "79265550202", None),
+            ("Pavel Morozov", "79775550303", "pavel.morozov@example.com"),
         ]
         raw_requests = []
         for index, (name, phone, email) in enumerate(people):
@@ -81,7 +81,7 @@ class PbxTouch(models.Model):
             raw_requests.append(
                 {
                     "requestId": 55120000 + index,
-                    "subject": "Запись на консультацию",
+                    "subject": "Consultation booking",
                     "date": int((now.timestamp() - 3600 * (5 + 20 * index)) * 1000),
                     "requestUrl": page + "#booking",
                     "targetRequest": True,
@@ -99,7 +99,11 @@ class PbxTouch(models.Model):
                         "utmCampaign": campaign,
                     },
                     "RequestTags": [
-                        {"category": "Тип", "type": "MANUAL", "names": ["Консультация"]}
+                        {
+                            "category": "Type",
+                            "type": "MANUAL",
+                            "names": ["Consultation"],
+                        }
                     ],
                 }
             )
@@ -107,8 +111,8 @@ class PbxTouch(models.Model):
             company, [parse_request(raw, zone) for raw in raw_requests]
         )
         desk = self.env.ref("clinic_pbx.demo_user_anna", raise_if_not_found=False)
-        walk_in = self.env["utm.source"].search([("name", "=", "Сарафанное радио")])
-        walk_in = walk_in or self.env["utm.source"].create({"name": "Сарафанное радио"})
+        walk_in = self.env["utm.source"].search([("name", "=", "Word of mouth")])
+        walk_in = walk_in or self.env["utm.source"].create({"name": "Word of mouth"})
         patients = calls.partner_id[:5]
         self.create(
             [
@@ -119,7 +123,7 @@ class PbxTouch(models.Model):
                     "phone": patient.mobile or patient.phone,
                     "user_id": desk.id if desk else False,
                     "source_id": walk_in.id,
-                    "comment": "Пришла по рекомендации подруги, записана на осмотр.",
+                    "comment": "Came on a friend's recommendation; booked a check-up.",
                 }
                 for patient in patients[:2]
             ]

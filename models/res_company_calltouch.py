@@ -143,7 +143,7 @@ class ResCompany(models.Model):
             if problems:
                 raise ValidationError(
                     _(
-                        "The Calltouch Service of %(company)s cannot be turned on:"
+                        "The Calltouch Service of %(company)s needs every setting:"
                         "\n%(problems)s",
                         company=company.name,
                         problems="\n".join(problems),
@@ -291,8 +291,8 @@ class ResCompany(models.Model):
                 call_stats = Touch._calltouch_import_calls(self, calls)
                 request_stats = Touch._calltouch_import_requests(self, requests)
                 result = _(
-                    "%(calls)s calls (%(new_calls)s new, %(matched)s matched to "
-                    "PBX calls), %(requests)s requests (%(leads)s new leads).",
+                    "%(calls)s calls (%(new_calls)s new, %(matched)s newly linked "
+                    "to PBX calls), %(requests)s requests (%(leads)s new leads).",
                     calls=len(calls),
                     new_calls=call_stats["created"],
                     matched=call_stats["matched"],

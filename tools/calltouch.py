@@ -408,7 +408,12 @@ class CalltouchClient:
     def _scrub(self, text):
         return text.replace(self.token, "***") if self.token else text
 
-    def _get(self, url, params):
+    def _get(self, url, params, what=""):
+        """One GET; a failure keeps its class and says ``what`` failed and how.
+
+        The technical message (method and URL with the token hidden) goes to
+        the log; the error itself carries the short reason shown to managers.
+        """
         if self._last_request is not None:
             wait = MIN_INTERVAL - (self.clock() - self._last_request)
             if wait > 0:
@@ -426,7 +431,10 @@ class CalltouchClient:
             )
         except ServiceError as error:
             # The body of an error answer might echo the token back.
-            error.args = (self._scrub(str(error)),)
+            detail = self._scrub(str(error))
+            _logger.info("Calltouch request failed: %s", detail)
+            reason = detail.split(": ", 1)[1] if detail.startswith("GET ") else detail
+            error.args = (f"{what}: {reason}" if what else reason,)
             raise
         finally:
             self._last_request = self.clock()
@@ -455,7 +463,9 @@ class CalltouchClient:
             page = 1
             while True:
                 body = self._get(
-                    self.call_url, calls_params(self.token, first, last, page)
+                    self.call_url,
+                    calls_params(self.token, first, last, page),
+                    f"Calls diary {first:%d/%m/%Y}-{last:%d/%m/%Y}, page {page}",
                 )
                 records, total = page_records(body, page)
                 raws.extend(records)
@@ -475,6 +485,7 @@ class CalltouchClient:
             body = self._get(
                 self.request_url,
                 requests_params(self.token, self.site_id, day, time_from, time_to),
+                f"Requests journal {day:%m/%d/%Y}",
             )
             if not isinstance(body, list):
                 raise ServiceError(
