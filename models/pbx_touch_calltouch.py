@@ -6,6 +6,7 @@ from odoo import _, api, models
 from odoo.tools import split_every
 
 from ..tools.phone import phone_key
+from .pbx_touch import UTM_FIELDS
 
 CREATE_BATCH = 1000
 # Values Calltouch owns on a touch: refreshed on every sync. The patient, the
@@ -37,11 +38,7 @@ class PbxTouch(models.Model):
     @api.model
     def _calltouch_owned_values(self, record, names, utm, tags):
         vals = {name: record.get(name) or False for name in names}
-        for key, (field, _model) in (
-            ("source", ("source_id", "utm.source")),
-            ("medium", ("medium_id", "utm.medium")),
-            ("campaign", ("campaign_id", "utm.campaign")),
-        ):
+        for key, (field, _model) in UTM_FIELDS.items():
             vals[field] = utm.get((key, record.get(key)), False)
         vals["tag_ids"] = [
             tags[name] for name in record.get("tags") or () if name in tags
