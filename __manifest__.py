@@ -25,6 +25,9 @@
         "views/res_users_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/pbx_touch_views.xml",
+        "views/res_config_settings_calltouch_views.xml",
+        "data/calltouch_cron.xml",
         "views/clinic_pbx_menus.xml",
         "data/callmarker_cron.xml",
         "views/pbx_call_callmarker_views.xml",
@@ -35,6 +38,7 @@
     "demo": [
         "demo/clinic_pbx_demo.xml",
         "demo/callmarker_demo.xml",
+        "demo/pbx_touch_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

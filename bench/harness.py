@@ -18,6 +18,7 @@ import sys
 import time
 
 import psycopg2
+from psycopg2 import sql
 
 
 class BenchContext:
@@ -49,7 +50,11 @@ class BenchContext:
         cn = self.pg()
         cn.autocommit = True
         with cn.cursor() as cr:
-            cr.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            cr.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)
+                )
+            )
         cn.close()
 
     def odoo_cmd(self, *args):
@@ -124,21 +129,17 @@ class BenchContext:
 
 def machine_description(ctx):
     cpu = platform.processor() or platform.machine()
-    try:
+    with contextlib.suppress(OSError):
         with open("/proc/cpuinfo") as cpuinfo:
             for line in cpuinfo:
                 if line.startswith("model name"):
                     cpu = line.split(":", 1)[1].strip()
                     break
-    except OSError:
-        pass
     memory = ""
-    try:
+    with contextlib.suppress(OSError, ValueError, IndexError):
         with open("/proc/meminfo") as meminfo:
             kb = int(meminfo.readline().split()[1])
             memory = f"{kb / 1024 / 1024:.0f} GiB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
     with ctx.pg() as cn, cn.cursor() as cr:
         cr.execute("SHOW server_version")
         pg_version = cr.fetchone()[0]

@@ -19,3 +19,12 @@ from . import pbx_callmarker_push
 from . import res_company_callmarker
 from . import res_config_settings_callmarker
 from . import pbx_demo_callmarker
+from . import pbx_touch_tag
+from . import pbx_touch
+from . import pbx_touch_calltouch
+from . import pbx_call_touch
+from . import res_partner_touch
+from . import crm_lead_touch
+from . import res_company_calltouch
+from . import res_config_settings_calltouch
+from . import pbx_touch_demo

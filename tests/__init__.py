@@ -14,3 +14,10 @@ from . import test_call_popup_websocket
 from . import test_call_popup_tour
 from . import test_pbx_simulator
 from . import test_callmarker
+from . import test_pbx_touch
+from . import test_calltouch_settings
+from . import test_calltouch_sync
+from . import test_calltouch_matching
+from . import test_calltouch_requests
+from . import test_calltouch_errors
+from . import test_touch_tour

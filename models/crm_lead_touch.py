@@ -1,0 +1,73 @@
+from odoo import api, fields, models
+
+
+class CrmLead(models.Model):
+    _inherit = "crm.lead"
+
+    pbx_touch_ids = fields.One2many("pbx.touch", "lead_id", string="Touches")
+    pbx_touch_count = fields.Integer("Touch Count", compute="_compute_pbx_touch_count")
+
+    def _compute_pbx_touch_count(self):
+        Touch = self.env["pbx.touch"]
+        if not Touch.has_access("read"):
+            self.pbx_touch_count = 0
+            return
+        counts = dict(
+            Touch._read_group([("lead_id", "in", self.ids)], ["lead_id"], ["__count"])
+        )
+        for lead in self:
+            lead.pbx_touch_count = counts.get(lead._origin, 0)
+
+    def action_view_pbx_touches(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "clinic_pbx.pbx_touch_action"
+        )
+        action["domain"] = [("lead_id", "=", self.id)]
+        action["context"] = {
+            "default_lead_id": self.id,
+            "default_partner_id": self.partner_id.id,
+            "default_phone": self.phone or self.mobile,
+        }
+        return action
+
+    @api.model
+    def _calltouch_tag_ids(self, names):
+        """{name: crm.tag id} for ``names``, creating the missing tags."""
+        names = {name for name in names if name}
+        if not names:
+            return {}
+        Tag = self.env["crm.tag"].sudo()
+        found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
+        missing = sorted(names - set(found))
+        if missing:
+            found.update(
+                {tag.name: tag.id for tag in Tag.create([{"name": n} for n in missing])}
+            )
+        return found
+
+    def _calltouch_fill(self, record, utm):
+        """Fill what is still empty on this lead from a Calltouch request."""
+        self.ensure_one()
+        lead = self.sudo()
+        values = {}
+        for key, field in (
+            ("source", "source_id"),
+            ("medium", "medium_id"),
+            ("campaign", "campaign_id"),
+        ):
+            if not lead[field] and utm.get((key, record.get(key))):
+                values[field] = utm[key, record[key]]
+        if not lead.partner_id:
+            phones = record["phones"]
+            for field, value in (
+                ("contact_name", record.get("name")),
+                ("phone", phones[0] if phones else None),
+                ("mobile", phones[1] if len(phones) > 1 else None),
+                ("email_from", record.get("email")),
+            ):
+                if value and not lead[field]:
+                    values[field] = value
+        if values:
+            lead.write(values)
+        return values

@@ -1,0 +1,31 @@
+from random import randint
+
+from odoo import api, fields, models
+
+
+class PbxTouchTag(models.Model):
+    _name = "pbx.touch.tag"
+    _description = "Touch Tag"
+    _order = "name"
+
+    name = fields.Char(required=True)
+    color = fields.Integer(default=lambda self: randint(1, 11))
+
+    _sql_constraints = [
+        ("name_unique", "UNIQUE(name)", "A touch tag with this name already exists."),
+    ]
+
+    @api.model
+    def _ids_by_name(self, names):
+        """{name: tag id} for ``names``, creating the tags that are missing."""
+        names = {name for name in names if name}
+        if not names:
+            return {}
+        Tag = self.sudo()
+        found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
+        missing = sorted(names - set(found))
+        if missing:
+            found.update(
+                {tag.name: tag.id for tag in Tag.create([{"name": n} for n in missing])}
+            )
+        return found

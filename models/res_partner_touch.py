@@ -1,0 +1,33 @@
+from odoo import fields, models
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    pbx_touch_ids = fields.One2many("pbx.touch", "partner_id", string="Touches")
+    pbx_touch_count = fields.Integer("Touch Count", compute="_compute_pbx_touch_count")
+
+    def _compute_pbx_touch_count(self):
+        Touch = self.env["pbx.touch"]
+        if not Touch.has_access("read"):
+            self.pbx_touch_count = 0
+            return
+        counts = dict(
+            Touch._read_group(
+                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        for partner in self:
+            partner.pbx_touch_count = counts.get(partner._origin, 0)
+
+    def action_view_pbx_touches(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "clinic_pbx.pbx_touch_action"
+        )
+        action["domain"] = [("partner_id", "=", self.id)]
+        action["context"] = {
+            "default_partner_id": self.id,
+            "default_phone": self.mobile or self.phone,
+        }
+        return action
