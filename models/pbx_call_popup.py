@@ -31,11 +31,6 @@ MAX_LEADS = 3
 # Fields some clinics add to contacts for the date of birth; the first one
 # that exists (as a date) is shown on the pop-up.
 BIRTHDATE_FIELDS = ("birthdate", "birthday", "date_of_birth", "birth_date")
-# Touches (pbx.touch) are built separately; the pop-up finds the fields it
-# fills by what they link to, and the phone field by these names.
-TOUCH_MODEL = "pbx.touch"
-TOUCH_PHONE_FIELDS = ("phone", "number", "phone_number", "caller_number")
-TOUCH_DATE_FIELDS = ("date", "touch_date", "datetime", "create_date")
 PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
 
 
@@ -179,7 +174,6 @@ class PbxCall(models.Model):
             "leads": [
                 self._pbx_popup_lead_data(lead) for lead in other_leads[:MAX_LEADS]
             ],
-            "can_log_touch": TOUCH_MODEL in self.env,
         }
 
     @api.model
@@ -234,55 +228,27 @@ class PbxCall(models.Model):
         return result
 
     def _pbx_popup_last_touches(self, partners):
-        """{partner id: {name, date}} of the patient's latest touch.
-
-        Works with any ``pbx.touch`` model that links a touch to a contact
-        through a many2one to res.partner; nothing when there is none.
-        """
-        if not partners or TOUCH_MODEL not in self.env:
+        """{partner id: {name, date}} of each patient's latest touch."""
+        if not partners:
             return {}
-        Touch = self.env[TOUCH_MODEL].sudo()
-        partner_field = self._pbx_popup_touch_field(Touch, "res.partner")
-        if not partner_field:
-            return {}
-        date_field = next(
-            (name for name in TOUCH_DATE_FIELDS if name in Touch._fields), None
-        )
         result = {}
-        for touch in Touch.search(
-            [(partner_field, "in", partners.ids)],
-            order=f"{date_field} desc, id desc" if date_field else None,
-            limit=50,
+        for touch in (
+            self.env["pbx.touch"]
+            .sudo()
+            .search(
+                [("partner_id", "in", partners.ids)],
+                order="date desc, id desc",
+                limit=50,
+            )
         ):
-            partner_id = touch[partner_field].id
-            if partner_id in result:
-                continue
-            value = touch[date_field] if date_field else False
-            result[partner_id] = {
-                "name": touch.display_name or "",
-                "date": fields.Datetime.to_string(value)
-                if value and Touch._fields[date_field].type == "datetime"
-                else (fields.Date.to_string(value) if value else False),
-            }
+            result.setdefault(
+                touch.partner_id.id,
+                {
+                    "name": touch.display_name or "",
+                    "date": fields.Datetime.to_string(touch.date),
+                },
+            )
         return result
-
-    @api.model
-    def _pbx_popup_touch_field(self, Touch, comodel):
-        """Name of the first many2one of ``Touch`` to ``comodel``, or None."""
-        preferred = {"res.partner": "partner_id", "pbx.call": "call_id"}.get(comodel)
-        field = Touch._fields.get(preferred) if preferred else None
-        if field and field.type == "many2one" and field.comodel_name == comodel:
-            return preferred
-        return next(
-            (
-                name
-                for name, field in Touch._fields.items()
-                if field.type == "many2one"
-                and field.comodel_name == comodel
-                and field.store
-            ),
-            None,
-        )
 
     # ------------------------------------------------------------------
     # What the pop-up calls
@@ -335,48 +301,12 @@ class PbxCall(models.Model):
         }
 
     def action_pbx_log_touch(self, partner_id=False):
-        """Form of a new touch for this call, or False without pbx.touch.
-
-        Defaults are given to the touch's own fields, found by what they
-        link to (the call, the patient) and by name (the phone), so the
-        form opens filled whatever pbx.touch calls them.
-        """
+        """The touch form for this call, with the patient chosen on the card."""
         self.ensure_one()
         self.check_access("read")
-        if TOUCH_MODEL not in self.env:
-            return False
-        Touch = self.env[TOUCH_MODEL]
-        Touch.check_access("create")
-        call = self.sudo()
+        self.env["pbx.touch"].check_access("create")
+        action = self.action_log_touch()
         partner = self.env["res.partner"].browse(partner_id or []).exists()
-        partner = partner if partner in call.partner_ids else call.partner_id
-        context = {}
-        call_field = self._pbx_popup_touch_field(Touch, "pbx.call")
-        if call_field:
-            context[f"default_{call_field}"] = call.id
-        partner_field = self._pbx_popup_touch_field(Touch, "res.partner")
-        if partner_field and partner:
-            context[f"default_{partner_field}"] = partner.id
-        phone_field = next(
-            (
-                name
-                for name in TOUCH_PHONE_FIELDS
-                if name in Touch._fields and Touch._fields[name].type == "char"
-            ),
-            None,
-        )
-        if phone_field:
-            context[f"default_{phone_field}"] = call.external_key or call.src
-        context.update(self._pbx_popup_touch_context(partner))
-        return {
-            "type": "ir.actions.act_window",
-            "name": _("Log a Touch"),
-            "res_model": TOUCH_MODEL,
-            "views": [[False, "form"]],
-            "target": "current",
-            "context": context,
-        }
-
-    def _pbx_popup_touch_context(self, partner):
-        """Extra defaults for the touch form (for pbx.touch to extend)."""
-        return {}
+        if partner and partner in self.sudo().partner_ids:
+            action["context"]["default_partner_id"] = partner.id
+        return action

@@ -1,12 +1,10 @@
 import json
 from datetime import timedelta
-from unittest.mock import patch
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
-from odoo.addons.clinic_pbx.models import pbx_call_popup
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .common import cdr_event, make_connection
@@ -327,48 +325,39 @@ class TestCallPopupPayload(PopupCase):
         self.assertEqual(lead_only["patients"], [])
         self.assertEqual([lead["id"] for lead in lead_only["leads"]], [number_lead.id])
 
-    def test_log_a_touch_follows_the_touch_model(self):
+    def test_log_a_touch_opens_the_touch_form_for_the_chosen_patient(self):
+        sister = self.env["res.partner"].create(
+            {
+                "name": "Sister",
+                "mobile": self.patient.mobile,
+                "country_id": self.patient.country_id.id,
+            }
+        )
+        earlier = self.env["pbx.touch"].create(
+            {
+                "partner_id": self.patient.id,
+                "channel": "request",
+                "date": "2026-11-01 10:00:00",
+            }
+        )
         call = self.ingest(ringing("c1"))
         payload = self.sent()["pbx.call/ring"][self.a.partner_id.id]
-        has_touches = "pbx.touch" in self.env
-        self.assertEqual(payload["can_log_touch"], has_touches)
-        action = call.with_user(self.a).action_pbx_log_touch(self.patient.id)
-        if not has_touches:
-            self.assertFalse(action)
-            return
+        last = {p["id"]: p["last_touch"] for p in payload["patients"]}
+        self.assertEqual(
+            last[self.patient.id],
+            {"name": earlier.display_name, "date": "2026-11-01 10:00:00"},
+        )
+        self.assertFalse(last[sister.id])
+        action = call.with_user(self.a).action_pbx_log_touch(sister.id)
         self.assertEqual(action["res_model"], "pbx.touch")
-        self.assertIn(self.patient.id, action["context"].values())
-
-    def test_log_a_touch_fills_whatever_the_touch_model_calls_its_fields(self):
-        """pbx.touch comes from another part of the project: the pop-up finds
-        the touch's link to the patient and its phone field by what they are.
-        A lead (partner_id, phone) stands in for a touch here."""
-        receptionist = new_test_user(
-            self.env,
-            login="touch_popup",
-            groups=PBX_USER + ",sales_team.group_sale_salesman",
-            pbx_extension="101",
+        context = action["context"]
+        self.assertEqual(context["default_call_id"], call.id)
+        self.assertEqual(context["default_partner_id"], sister.id)
+        self.assertEqual(context["default_phone"], "+79161234567")
+        touch = (
+            self.env["pbx.touch"].with_user(self.a).with_context(**context).create({})
         )
-        earlier = self.env["crm.lead"].create(
-            {"name": "Booked a cleaning", "partner_id": self.patient.id}
-        )
-        with patch.object(pbx_call_popup, "TOUCH_MODEL", "crm.lead"):
-            call = self.ingest(ringing("c1"))
-            payload = self.sent()["pbx.call/ring"][receptionist.partner_id.id]
-            action = call.with_user(receptionist).action_pbx_log_touch(self.patient.id)
-        self.assertTrue(payload["can_log_touch"])
-        self.assertEqual(
-            payload["patients"][0]["last_touch"],
-            {
-                "name": "Booked a cleaning",
-                "date": fields.Datetime.to_string(earlier.create_date),
-            },
-        )
-        self.assertEqual(action["res_model"], "crm.lead")
-        self.assertEqual(
-            action["context"],
-            {"default_partner_id": self.patient.id, "default_phone": "+79161234567"},
-        )
+        self.assertEqual((touch.call_id, touch.partner_id), (call, sister))
 
 
 @tagged("post_install", "-at_install")
