@@ -26,6 +26,8 @@
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
         "views/clinic_pbx_menus.xml",
+        "views/pbx_connection_cdr_views.xml",
+        "data/pbx_connection_cdr_cron.xml",
     ],
     "demo": [
         "demo/clinic_pbx_demo.xml",

@@ -10,3 +10,4 @@ from . import crm_lead
 from . import res_config_settings
 from . import pbx_call_recording
 from . import pbx_demo
+from . import pbx_connection_cdr

@@ -343,12 +343,16 @@ class MariaDb:
         self.name = name
         self.settings = {"host": host, "port": port, "user": user, "password": password}
         self.cnx = None
+        self.readers = []
 
     def _server(self, *statements):
         server = pymysql.connect(autocommit=True, **self.settings)
         try:
             for statement in statements:
-                _run(server, statement)
+                if isinstance(statement, tuple):
+                    _run(server, statement[0] + "%s", [statement[1]])
+                else:
+                    _run(server, statement)
         finally:
             server.close()
 
@@ -370,7 +374,23 @@ class MariaDb:
         if self.cnx is not None:
             self.cnx.close()
             self.cnx = None
-        self._server("DROP DATABASE IF EXISTS `%s`" % self.name)
+        self._server(
+            "DROP DATABASE IF EXISTS `%s`" % self.name,
+            *("DROP USER IF EXISTS '%s'@'%%'" % user for user in self.readers),
+        )
+        self.readers = []
+
+    def add_reader(self, user, password):
+        """A user who may only SELECT from the cdr table (as docs advise)."""
+        if not re.match(r"^[A-Za-z0-9_]{1,32}$", user):
+            raise ValueError("not a user name: %r" % user)
+        self._server(
+            "DROP USER IF EXISTS '%s'@'%%'" % user,
+            # (statement, password): the password goes as a parameter.
+            ("CREATE USER '%s'@'%%%%' IDENTIFIED BY " % user, password),
+            "GRANT SELECT ON `%s`.`cdr` TO '%s'@'%%'" % (self.name, user),
+        )
+        self.readers.append(user)
 
     def insert(self, rows):
         if not rows:
