@@ -14,6 +14,7 @@ from ..tools.cdr_source import (
     PAGE_SIZE,
     CdrSource,
     CdrSourceError,
+    is_date_key,
     parse_key,
     valid_table_name,
 )
@@ -234,7 +235,8 @@ class PbxConnection(models.Model):
         the cursor at the last committed page and the next run picks up
         there. Rows read again fold into the same events, which the ingestion
         counts as duplicates. Returns a summary dict: calls, rows, problems,
-        error, more (work left after ``time_budget`` seconds), busy.
+        error, more (work left after ``time_budget`` seconds), busy, and the
+        seconds spent reading and folding / ingesting.
         """
         self.ensure_one()
         summary = {
@@ -244,6 +246,8 @@ class PbxConnection(models.Model):
             "error": None,
             "more": False,
             "busy": False,
+            "read_fold_seconds": 0.0,
+            "ingest_seconds": 0.0,
         }
         self.env.flush_all()
         self.env.cr.execute(
@@ -265,7 +269,13 @@ class PbxConnection(models.Model):
             with self._cdr_source() as source:
                 low = self._cdr_window_start(source, cursor) if cursor else None
                 seen_up_to = source.local_key(cursor) if cursor else ""
-                for window, rows in source.pages(low, page_size):
+                pages = source.pages(low, page_size)
+                while True:
+                    mark = time.monotonic()
+                    page = next(pages, None)
+                    if page is None:
+                        break
+                    window, rows = page
                     summary["problems"] += [
                         "%s: no linkedid" % (uniqueid or "?")
                         for _key, linkedid, uniqueid in window
@@ -273,11 +283,14 @@ class PbxConnection(models.Model):
                     ]
                     events, problems = fold_rows(rows, tz_name, base_url)
                     summary["problems"] += problems
-                    keys = [key for key, _l, _u in window if parse_key(key)]
+                    keys = [key for key, _l, _u in window if is_date_key(key)]
                     new_rows = sum(1 for key in keys if key > seen_up_to)
                     newest = source.utc(max(keys)) if keys else None
+                    folded = time.monotonic()
                     summary["calls"] += self._cdr_commit_page(events, newest, new_rows)
                     summary["rows"] += new_rows
+                    summary["read_fold_seconds"] += folded - mark
+                    summary["ingest_seconds"] += time.monotonic() - folded
                     if time_budget and time.monotonic() - started > time_budget:
                         summary["more"] = True
                         break

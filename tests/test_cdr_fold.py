@@ -141,14 +141,20 @@ class TestCdrFold(BaseCase):
         bad_uid = rows[0]["uniqueid"]
         rows.append(dict(rows[1], linkedid="", uniqueid="1793859450.999"))
         rows.append(dict(rows[1], uniqueid=""))
+        rows.append(
+            dict(rows[1], uniqueid="1793859450.998", calldate=datetime(1000, 1, 1))
+        )
         events, problems = fold_rows(rows, "Europe/Moscow", BASE)
         self.assertEqual(len(events), 1)
         self.assertEqual(events[0]["extension"], "103")
-        self.assertEqual(len(problems), 3)
+        self.assertEqual(len(problems), 4)
         self.assertIn(
             bad_uid + ": calldate '0000-00-00 00:00:00' is not a date", problems
         )
         self.assertIn("1793859450.999: no linkedid", problems)
+        self.assertIn(
+            "1793859450.998: calldate '1000-01-01 00:00:00' is not a date", problems
+        )
         self.assertTrue(any("without uniqueid" in p for p in problems))
 
     def test_a_fuller_reading_of_a_call_wins_in_any_order(self):

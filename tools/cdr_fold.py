@@ -72,6 +72,7 @@ _DISPOSITIONS = {
     "CONGESTION": "failed",
 }
 MAX_RANG = 100
+FIRST_DATE = datetime(1971, 1, 1)
 
 
 class CdrRowError(Exception):
@@ -153,10 +154,11 @@ def clean_row(raw):
         )
     if not row["linkedid"]:
         raise CdrRowError(uniqueid, "no linkedid")
-    if not isinstance(row.get("calldate"), datetime):
-        raise CdrRowError(
-            uniqueid, "calldate %r is not a date" % (row.get("calldate"),)
-        )
+    calldate = row.get("calldate")
+    if not isinstance(calldate, datetime) or calldate < FIRST_DATE:
+        # '0000-00-00 00:00:00' (PyMySQL gives it as text), FreePBX's
+        # '1000-01-01' default, None...
+        raise CdrRowError(uniqueid, "calldate '%s' is not a date" % (calldate,))
     for key in ("duration", "billsec"):
         value = row.get(key)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:

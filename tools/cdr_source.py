@@ -49,6 +49,17 @@ def valid_table_name(name):
     return bool(name and _TABLE_NAME.match(name))
 
 
+def is_date_key(key):
+    """Whether a window key is a real date (not '0000-00-00 …' or similar)."""
+    return (
+        len(key) == 19
+        and key[:4] != "0000"
+        and key[5:7] != "00"
+        and key[8:10] != "00"
+        and key >= NO_DATE_BELOW
+    )
+
+
 def parse_key(key):
     """A window key ('YYYY-MM-DD HH:MM:SS') as a datetime, None if no date."""
     try:
@@ -198,8 +209,7 @@ class CdrSource:
         linkedids = sorted({linkedid for _k, linkedid, _u in window if linkedid})
         if not linkedids:
             return []
-        keys = [parse_key(key) for key, _l, _u in window]
-        keys = [key for key in keys if key]
+        keys = [parse_key(key) for key, _l, _u in window if is_date_key(key)]
         low = min(keys) if keys else None
         for linkedid in linkedids:
             match = _LINKEDID_EPOCH.search(linkedid)
