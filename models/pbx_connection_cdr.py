@@ -275,15 +275,10 @@ class PbxConnection(models.Model):
                     page = next(pages, None)
                     if page is None:
                         break
-                    window, rows = page
-                    summary["problems"] += [
-                        "%s: no linkedid" % (uniqueid or "?")
-                        for _key, linkedid, uniqueid in window
-                        if not linkedid
-                    ]
+                    keys, rows = page
                     events, problems = fold_rows(rows, tz_name, base_url)
                     summary["problems"] += problems
-                    keys = [key for key, _l, _u in window if is_date_key(key)]
+                    keys = [key for key in keys if is_date_key(key)]
                     new_rows = sum(1 for key in keys if key > seen_up_to)
                     newest = source.utc(max(keys)) if keys else None
                     folded = time.monotonic()

@@ -126,8 +126,10 @@ class Channel:
         return not self.is_local and not self.extension
 
 
-_NUMBERS = ("duration", "billsec", "sequence")
-_TEXTS = tuple(key for key in COLUMNS if key != "calldate" and key not in _NUMBERS)
+def _text(value):
+    if value.__class__ is str:
+        return value.strip()
+    return "" if value is None else str(value).strip()
 
 
 def clean_row(raw):
@@ -135,16 +137,46 @@ def clean_row(raw):
 
     ``raw`` is a dict of COLUMNS or a tuple of their values in that order.
     """
-    row = (
-        dict(zip(COLUMNS, raw, strict=True))
-        if isinstance(raw, (tuple, list))
-        else dict(raw)
-    )
-    for key in _TEXTS:
-        value = row.get(key)
-        if value.__class__ is not str:
-            value = "" if value is None else str(value)
-        row[key] = value.strip()
+    if isinstance(raw, dict):
+        raw = [raw.get(key) for key in COLUMNS]
+    (
+        calldate,
+        clid,
+        src,
+        dst,
+        dcontext,
+        channel,
+        dstchannel,
+        duration,
+        billsec,
+        disposition,
+        uniqueid,
+        linkedid,
+        sequence,
+        did,
+        recordingfile,
+        cnum,
+        outbound_cnum,
+    ) = raw
+    row = {
+        "calldate": calldate,
+        "clid": _text(clid),
+        "src": _text(src),
+        "dst": _text(dst),
+        "dcontext": _text(dcontext),
+        "channel": _text(channel),
+        "dstchannel": _text(dstchannel),
+        "duration": duration,
+        "billsec": billsec,
+        "disposition": _text(disposition).upper(),
+        "uniqueid": _text(uniqueid),
+        "linkedid": _text(linkedid),
+        "sequence": sequence,
+        "did": _text(did),
+        "recordingfile": _text(recordingfile),
+        "cnum": _text(cnum),
+        "outbound_cnum": _text(outbound_cnum),
+    }
     uniqueid = row["uniqueid"]
     if not uniqueid:
         raise CdrRowError(
@@ -154,22 +186,19 @@ def clean_row(raw):
         )
     if not row["linkedid"]:
         raise CdrRowError(uniqueid, "no linkedid")
-    calldate = row.get("calldate")
     if not isinstance(calldate, datetime) or calldate < FIRST_DATE:
         # '0000-00-00 00:00:00' (PyMySQL gives it as text), FreePBX's
         # '1000-01-01' default, None...
         raise CdrRowError(uniqueid, "calldate '%s' is not a date" % (calldate,))
     for key in ("duration", "billsec"):
-        value = row.get(key)
+        value = row[key]
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise CdrRowError(
                 uniqueid, "%s %r is not a number of seconds" % (key, value)
             )
     row["billsec"] = min(row["billsec"], row["duration"])
-    sequence = row.get("sequence")
     if not isinstance(sequence, int) or isinstance(sequence, bool):
         row["sequence"] = 0
-    row["disposition"] = row["disposition"].upper()
     row["a"] = Channel.parse(row["channel"])
     row["b"] = Channel.parse(row["dstchannel"])
     return row

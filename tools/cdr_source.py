@@ -1,13 +1,12 @@
 """Reading a FreePBX ``cdr`` table over MySQL, page by page.
 
-Plain Python, no ORM. A page is a run of rows in ``calldate`` order (the
-*window*) plus every row of the calls those rows belong to, so that a call
-whose rows straddle a page boundary is always folded whole. Rows of a call
-are looked up by ``linkedid`` within a ``calldate`` range, because FreePBX
-does not index ``linkedid``: the range starts before the call's first channel
-was created (the epoch in its ``linkedid``) and ends at the page's last row.
-Rows of a call written after that are read with a later page or sync, which
-then folds the call again with all its rows.
+Plain Python, no ORM. A page is a run of rows in ``calldate`` order plus
+the earlier rows of the calls those rows belong to, so that a call is folded
+with all its rows so far. The earlier rows are looked up by ``linkedid``
+within a ``calldate`` range, because FreePBX does not index ``linkedid``: the
+range starts before the call's first channel was created (the epoch in its
+``linkedid``). Rows of a call after the page are read with a later page or
+sync, which then folds the call again with all its rows.
 """
 
 import logging
@@ -30,6 +29,7 @@ GROUP_MARGIN = timedelta(hours=2)
 NO_DATE_BELOW = "1000-01-02 00:00:00"
 _TABLE_NAME = re.compile(r"^[A-Za-z0-9_$]{1,64}$")
 _LINKEDID_EPOCH = re.compile(r"(\d{9,11})\.\d+$")
+_LINKEDID = COLUMNS.index("linkedid")
 
 
 class CdrSourceError(Exception):
@@ -166,12 +166,13 @@ class CdrSource:
         newest = self._query("SELECT MAX(calldate) FROM `%s`" % self.table)
         return newest[0][0] if newest else None
 
+    def _select(self):
+        columns = ", ".join("`%s`" % name for name in COLUMNS)
+        return "SELECT CAST(calldate AS CHAR), %s FROM `%s`" % (columns, self.table)
+
     def _window(self, low_key, inclusive, limit):
-        """[(calldate key, linkedid, uniqueid)] from ``low_key`` in calldate order."""
-        sql = "SELECT CAST(calldate AS CHAR), linkedid, uniqueid FROM `%s`" % (
-            self.table
-        )
-        params = []
+        """[(calldate key, row)] from ``low_key`` on, in calldate order."""
+        sql, params = self._select(), []
         if low_key is not None:
             sql += " WHERE calldate %s %%s" % (">=" if inclusive else ">")
             params.append(low_key)
@@ -179,20 +180,11 @@ class CdrSource:
         if limit:
             sql += " LIMIT %s"
             params.append(limit)
-        return [
-            (key or "", linkedid, uniqueid)
-            for key, linkedid, uniqueid in self._query(sql, params)
-        ]
+        return [(row[0] or "", row[1:]) for row in self._query(sql, params)]
 
     def _second(self, key):
-        sql = (
-            "SELECT CAST(calldate AS CHAR), linkedid, uniqueid FROM `%s` "
-            "WHERE calldate = %%s" % self.table
-        )
-        return [
-            (k or "", linkedid, uniqueid)
-            for k, linkedid, uniqueid in self._query(sql, [key])
-        ]
+        sql = self._select() + " WHERE calldate = %s"
+        return [(row[0] or "", row[1:]) for row in self._query(sql, [key])]
 
     def local_key(self, moment_utc):
         """The table's local time of a naive UTC datetime, as a window key."""
@@ -204,41 +196,44 @@ class CdrSource:
         local = localize(parse_key(key), self.tz)
         return local.astimezone(timezone.utc).replace(tzinfo=None)
 
-    def call_rows(self, window):
-        """Every row (tuples of COLUMNS) of the calls that ``window`` rows touch."""
-        linkedids = sorted({linkedid for _k, linkedid, _u in window if linkedid})
-        if not linkedids:
+    def earlier_rows(self, keys, rows):
+        """Rows of the calls in ``rows`` that lie before the page's first row.
+
+        ``keys`` are the page's calldate keys. A call's rows cannot start
+        before its first channel was created, the epoch in its linkedid.
+        """
+        linkedids = sorted({row[_LINKEDID] for row in rows if row[_LINKEDID]})
+        dates = [parse_key(key) for key in keys if is_date_key(key)]
+        if not linkedids or not dates:
             return []
-        keys = [parse_key(key) for key, _l, _u in window if is_date_key(key)]
-        low = min(keys) if keys else None
+        first = min(dates)
+        low = first
         for linkedid in linkedids:
             match = _LINKEDID_EPOCH.search(linkedid)
             if match:
                 epoch = datetime.fromtimestamp(int(match.group(1)), timezone.utc)
                 started = parse_key(self.local_key(epoch.replace(tzinfo=None)))
-                if started and (low is None or started < low):
+                if started and started < low:
                     low = started
-        columns = ", ".join("`%s`" % name for name in COLUMNS)
-        sql = "SELECT %s FROM `%s` WHERE linkedid IN (%s) AND (" % (
-            columns,
-            self.table,
-            ", ".join(["%s"] * len(linkedids)),
+        sql = self._select() + (
+            " WHERE linkedid IN (%s) AND (calldate BETWEEN %%s AND %%s "
+            "OR calldate < %%s)" % ", ".join(["%s"] * len(linkedids))
         )
-        params = list(linkedids)
-        if keys:
-            sql += "calldate BETWEEN %s AND %s OR "
-            params += [(low - GROUP_MARGIN).strftime(KEY_FORMAT)]
-            params += [max(keys).strftime(KEY_FORMAT)]
-        sql += "calldate < %s)"
-        params.append(NO_DATE_BELOW)
-        return self._query(sql, params)
+        params = linkedids + [
+            (low - GROUP_MARGIN).strftime(KEY_FORMAT),
+            first.strftime(KEY_FORMAT),
+            NO_DATE_BELOW,
+        ]
+        return [row[1:] for row in self._query(sql, params)]
 
     def pages(self, low_key=None, page_size=PAGE_SIZE):
-        """Yield (window, rows) pages from ``low_key`` (inclusive) to the end.
+        """Yield (keys, rows) pages from ``low_key`` (inclusive) to the end.
 
-        ``window`` lists (calldate key, linkedid, uniqueid) of the rows the
-        page covers, ``rows`` the whole calls they belong to. Rows sharing
-        one second are never split between pages.
+        ``keys`` are the calldate keys of the rows the page covers (in
+        calldate order, never splitting one second between pages) and
+        ``rows`` those rows (tuples of COLUMNS) plus the earlier rows of
+        their calls. Rows of a call that come after the page are read with
+        a later page, which then holds the whole call.
         """
         inclusive = True
         while True:
@@ -254,9 +249,13 @@ class CdrSource:
                 window = self._second(last)
                 next_low, next_inclusive = last, False
             else:
-                window = [row for row in window if row[0] < last]
+                window = [item for item in window if item[0] < last]
                 next_low, next_inclusive = last, True
-            yield window, self.call_rows(window)
+            keys = [key for key, _row in window]
+            rows = [row for _key, row in window]
+            # A row read twice (the page's first second) counts once.
+            rows = list(dict.fromkeys(rows + self.earlier_rows(keys, rows)))
+            yield keys, rows
             if final:
                 return
             low_key, inclusive = next_low, next_inclusive
