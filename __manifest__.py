@@ -34,6 +34,8 @@
         "views/pbx_call_tag_views.xml",
         "views/pbx_callmarker_push_views.xml",
         "views/res_config_settings_callmarker_views.xml",
+        "views/pbx_connection_cdr_views.xml",
+        "data/pbx_connection_cdr_cron.xml",
     ],
     "demo": [
         "demo/clinic_pbx_demo.xml",

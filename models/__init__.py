@@ -28,3 +28,4 @@ from . import crm_lead_touch
 from . import res_company_calltouch
 from . import res_config_settings_calltouch
 from . import pbx_touch_demo
+from . import pbx_connection_cdr

@@ -21,3 +21,5 @@ from . import test_calltouch_matching
 from . import test_calltouch_requests
 from . import test_calltouch_errors
 from . import test_touch_tour
+from . import test_cdr_fold
+from . import test_cdr_sync

@@ -22,6 +22,7 @@ MAX_NUMBER = 64
 MAX_EXTENSION = 32
 MAX_URL = 2048
 MAX_SECONDS = 7 * 24 * 3600
+MAX_REVISION = 999999
 
 REQUIRED = {
     "ringing": ("direction", "from", "to", "extension"),
@@ -175,6 +176,21 @@ def validate_event(index, event):
                     break
             else:
                 clean["rang_extensions"] = sorted({ext.strip() for ext in rang})
+    revision = event.get("revision")
+    if revision is not None:
+        if (
+            isinstance(revision, bool)
+            or not isinstance(revision, int)
+            or not 0 <= revision <= MAX_REVISION
+        ):
+            errors.append(
+                EventError(
+                    index, "revision", f"must be an integer from 0 to {MAX_REVISION}"
+                )
+            )
+        elif revision:
+            # Only when given, so that events without it keep their fingerprint.
+            clean["revision"] = revision
     if errors:
         raise errors[0]
     clean["fingerprint"] = fingerprint(clean)
@@ -227,14 +243,19 @@ def merge_events(state, events):
 
     ``state`` is the dict stored on the call (empty for a new call); returns
     the new full state. Each winner key is a string whose order decides:
-    the smallest header and answer key win, the largest end key wins, and a
-    CDR beats live events for all three.
+    the smallest header and answer key win, the largest end key wins, a CDR
+    beats live events for all three, and of two CDRs the higher ``revision``
+    (a later, fuller reading of the call) wins.
     """
     new = dict(state)
     for event in events:
         etype, moment, fp = event["type"], event["time"], event["fingerprint"]
+        revision = event.get("revision", 0)
         if etype in ("ringing", "cdr"):
-            key = "%d|%s|%s" % (0 if etype == "cdr" else 1, _iso(moment), fp)
+            if etype == "cdr":
+                key = "0|%06d|%s|%s" % (MAX_REVISION - revision, _iso(moment), fp)
+            else:
+                key = "1|%s|%s" % (_iso(moment), fp)
             if not new.get("header_key") or key < new["header_key"]:
                 rang = event["rang_extensions"]
                 if not rang and etype == "ringing" and event["extension"]:
@@ -251,11 +272,12 @@ def merge_events(state, events):
                 )
         answered_at = None
         if etype == "answered":
-            answered_at, rank = moment, 1
+            answered_at, rank = moment, "1"
         elif etype == "cdr" and event["disposition"] == "answered":
-            answered_at, rank = moment + timedelta(seconds=event["wait_seconds"]), 0
+            answered_at = moment + timedelta(seconds=event["wait_seconds"])
+            rank = "0|%06d" % (MAX_REVISION - revision)
         if answered_at is not None:
-            key = "%d|%s|%s" % (rank, _iso(answered_at), fp)
+            key = "%s|%s|%s" % (rank, _iso(answered_at), fp)
             if not new.get("answer_key") or key < new["answer_key"]:
                 new.update(
                     answer_key=key,
@@ -263,8 +285,11 @@ def merge_events(state, events):
                     answer_extension=event["extension"],
                 )
         if etype in ("hangup", "cdr"):
+            if etype == "cdr":
+                key = "1|%06d|%s|%s" % (revision, _iso(_event_end(event)), fp)
+            else:
+                key = "0|%s|%s" % (_iso(moment), fp)
             end = _event_end(event) if etype == "cdr" else moment
-            key = "%d|%s|%s" % (1 if etype == "cdr" else 0, _iso(end), fp)
             if not new.get("end_key") or key > new["end_key"]:
                 new.update(
                     end_key=key,
