@@ -66,9 +66,11 @@ class PbxConnection(models.Model):
     cdr_password = fields.Char("Database Password", groups="base.group_system")
     cdr_overlap_minutes = fields.Integer(
         "Overlap (minutes)",
-        default=15,
+        default=60,
         help="Each sync reads again this many minutes before the last row it saw, "
-        "so rows the PBX writes late are not missed.",
+        "so rows the PBX writes late are not missed. FreePBX writes a call's rows "
+        "when it ends but dates them when it started: keep this longer than the "
+        "longest calls.",
     )
     cdr_cursor = fields.Datetime(
         "Read Up To",

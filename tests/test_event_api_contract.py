@@ -36,6 +36,7 @@ class TestEventApiContract(EventApiMixin, HttpCase):
         self.assertEqual(event["from"]["maxLength"], call_events.MAX_NUMBER)
         self.assertEqual(event["extension"]["maxLength"], call_events.MAX_EXTENSION)
         self.assertEqual(event["talk_seconds"]["maximum"], call_events.MAX_SECONDS)
+        self.assertEqual(event["revision"]["maximum"], call_events.MAX_REVISION)
         batch = self.spec["components"]["schemas"]["Batch"]["properties"]["events"]
         self.assertEqual(batch["maxItems"], call_events.MAX_EVENTS)
 
