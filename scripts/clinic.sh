@@ -17,6 +17,10 @@ HTTP_PORT="${HTTP_PORT:-8069}"
 RUN_DB="${RUN_DB:-clinic_pbx_demo}"
 TEST_DB="${TEST_DB:-clinic_pbx_test}"
 PRIVATE_PG_PORT="${PRIVATE_PG_PORT:-5439}"
+# Odoo finds the addon through a link named clinic_pbx, whatever the checkout is
+# called. The link lives outside the checkout so that nothing walking the
+# addon's tree (Odoo's translation export, linters) is led back into it.
+ADDONS="${TMPDIR:-/tmp}/clinic_pbx-addons-$(printf %s "$ROOT" | sha1sum | cut -c1-12)"
 
 die() { echo "clinic_pbx: $*" >&2; exit 1; }
 say() { echo "==> $*" >&2; }
@@ -165,8 +169,9 @@ setup_postgres() {
 
 # --- Odoo configuration ------------------------------------------------------------
 write_config() {
-  mkdir -p "$STATE/addons" "$STATE/data"
-  ln -sfn "$ROOT" "$STATE/addons/clinic_pbx"
+  mkdir -p "$ADDONS" "$STATE/data"
+  rm -rf "$STATE/addons"  # where the link lived before: it made a loop
+  ln -sfn "$ROOT" "$ADDONS/clinic_pbx"
   local core
   core=$(cd / && "$PY" -c '
 import os, odoo
@@ -179,7 +184,7 @@ print(",".join(p for p in paths if os.path.isdir(os.path.join(p, "web"))))')
   CONF="$STATE/odoo.conf"
   cat >"$CONF" <<EOF
 [options]
-addons_path = $STATE/addons,$core
+addons_path = $ADDONS,$core
 data_dir = $STATE/data
 db_host = $DB_HOST
 db_port = $DB_PORT
@@ -251,9 +256,9 @@ cmd_lint() {
   "$PY" -m ruff check "$ROOT"
   "$PY" -m ruff format --check "$ROOT"
   say "pylint-odoo (mandatory checks)"
-  (cd "$STATE/addons" && "$PY" -m pylint --rcfile="$ROOT/.pylintrc-mandatory" clinic_pbx)
+  (cd "$ADDONS" && "$PY" -m pylint --rcfile="$ROOT/.pylintrc-mandatory" clinic_pbx)
   say "oca-checks-odoo-module and oca-checks-po (XML, CSV and translation checks)"
-  (cd "$STATE/addons" && "$VENV/bin/oca-checks-odoo-module" clinic_pbx)
+  (cd "$ADDONS" && "$VENV/bin/oca-checks-odoo-module" clinic_pbx)
   if compgen -G "$ROOT/i18n/*.po*" >/dev/null; then
     "$VENV/bin/oca-checks-po" "$ROOT"/i18n/*.po*
   fi
@@ -262,14 +267,14 @@ cmd_lint() {
 setup_venv_only() {
   find_odoo
   setup_venv
-  mkdir -p "$STATE/addons"
-  ln -sfn "$ROOT" "$STATE/addons/clinic_pbx"
+  mkdir -p "$ADDONS"
+  ln -sfn "$ROOT" "$ADDONS/clinic_pbx"
 }
 
 run_pytest() {
-  (cd "$STATE/addons/clinic_pbx" && \
+  (cd "$ADDONS/clinic_pbx" && \
     PYTHONPATH="$ROOT/scripts${PYTHONPATH:+:$PYTHONPATH}" CLINIC_PBX_CONF="$CONF" \
-    "$PY" -m pytest -p pytest_clinic_pbx -c "$ROOT/scripts/pytest.ini" --rootdir "$STATE/addons/clinic_pbx" \
+    "$PY" -m pytest -p pytest_clinic_pbx -c "$ROOT/scripts/pytest.ini" --rootdir "$ADDONS/clinic_pbx" \
       --odoo-config="$CONF" --odoo-database="$TEST_DB" --odoo-http --odoo-log-level=warn "$@")
 }
 
@@ -280,7 +285,7 @@ cmd_test() {
   install_db "$TEST_DB" --without-demo=all
   say "Running the test suite (pytest-odoo, with an HTTP server and headless Chromium)"
   local rc=0
-  run_pytest "$STATE/addons/clinic_pbx/tests" ${PYTEST_ARGS:-} || rc=$?
+  run_pytest "$ADDONS/clinic_pbx/tests" ${PYTEST_ARGS:-} || rc=$?
   [ "${KEEP_DB:-0}" = 1 ] || drop_db "$TEST_DB"
   return $rc
 }
@@ -298,11 +303,11 @@ cmd_pytest() {
   local args=()
   for a in "$@"; do
     case "$a" in
-      tests/*) args+=("$STATE/addons/clinic_pbx/$a") ;;
+      tests/*) args+=("$ADDONS/clinic_pbx/$a") ;;
       *) args+=("$a") ;;
     esac
   done
-  [ ${#args[@]} -gt 0 ] || args=("$STATE/addons/clinic_pbx/tests")
+  [ ${#args[@]} -gt 0 ] || args=("$ADDONS/clinic_pbx/tests")
   run_pytest "${args[@]}"
 }
 
@@ -325,7 +330,7 @@ cmd_env() {
   setup
   echo "PY=$PY"
   echo "CONF=$CONF"
-  echo "ADDON=$STATE/addons/clinic_pbx"
+  echo "ADDON=$ADDONS/clinic_pbx"
 }
 
 # --- make ring: a live incoming-call pop-up on the demo server ----------------
