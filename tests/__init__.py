@@ -23,3 +23,4 @@ from . import test_calltouch_errors
 from . import test_touch_tour
 from . import test_cdr_fold
 from . import test_cdr_sync
+from . import test_translations
