@@ -1,14 +1,9 @@
-import logging
-
-import requests
 from werkzeug.exceptions import Forbidden, NotFound
 
 from odoo import fields, http
 from odoo.http import request
 
-from .recording import CHUNK, PASSED_HEADERS, RANGE_PATTERN
-
-_logger = logging.getLogger(__name__)
+from .recording import requested_range, stream_recording
 
 
 class CallmarkerRecordingController(http.Controller):
@@ -36,31 +31,4 @@ class CallmarkerRecordingController(http.Controller):
         call = Call.browse(call_id).exists()
         if not call:
             raise NotFound()
-        byte_range = request.httprequest.headers.get("Range")
-        if byte_range and not RANGE_PATTERN.match(byte_range.strip()):
-            byte_range = None
-        upstream = call._open_recording(byte_range)
-        if upstream is None:
-            raise NotFound()
-        headers = [
-            (name, upstream.headers[name])
-            for name in PASSED_HEADERS
-            if name in upstream.headers
-        ]
-        if "Content-Type" not in upstream.headers:
-            headers.append(("Content-Type", "audio/wav"))
-        headers.append(("Cache-Control", "private, no-store"))
-
-        def body():
-            try:
-                yield from upstream.iter_content(CHUNK)
-            except requests.RequestException as error:
-                _logger.warning(
-                    "Recording of call %s broke off: %s", call_id, type(error).__name__
-                )
-            finally:
-                upstream.close()
-
-        return request.make_response(
-            body(), headers=headers, status=upstream.status_code
-        )
+        return stream_recording(call, requested_range())

@@ -15,6 +15,46 @@ PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ran
 CHUNK = 64 * 1024
 
 
+def requested_range():
+    """The request's Range header when it is a plain byte range, else None."""
+    byte_range = request.httprequest.headers.get("Range")
+    if byte_range and RANGE_PATTERN.match(byte_range.strip()):
+        return byte_range.strip()
+    return None
+
+
+def stream_recording(call, byte_range):
+    """Response streaming ``call``'s recording from its PBX (404 without one).
+
+    ``call`` must already be allowed to the requester; it is read with sudo,
+    so the PBX's URL and credentials never leave the server.
+    """
+    upstream = call.sudo()._open_recording(byte_range)
+    if upstream is None:
+        raise NotFound()
+    headers = [
+        (name, upstream.headers[name])
+        for name in PASSED_HEADERS
+        if name in upstream.headers
+    ]
+    if "Content-Type" not in upstream.headers:
+        headers.append(("Content-Type", "audio/wav"))
+    headers.append(("Cache-Control", "private, no-store"))
+    call_id = call.id
+
+    def body():
+        try:
+            yield from upstream.iter_content(CHUNK)
+        except requests.RequestException as error:
+            _logger.warning(
+                "Recording of call %s broke off: %s", call_id, type(error).__name__
+            )
+        finally:
+            upstream.close()
+
+    return request.make_response(body(), headers=headers, status=upstream.status_code)
+
+
 class PbxRecordingController(http.Controller):
     @http.route(
         "/pbx/recording/<int:call_id>", type="http", auth="user", methods=["GET"]
@@ -36,35 +76,10 @@ class PbxRecordingController(http.Controller):
             call.check_access("read")
         except AccessError as error:
             raise Forbidden() from error
-        byte_range = request.httprequest.headers.get("Range")
-        if byte_range and not RANGE_PATTERN.match(byte_range.strip()):
-            byte_range = None
-        upstream = call.sudo()._open_recording(byte_range)
-        if upstream is None:
-            raise NotFound()
-        if not byte_range or byte_range.strip().startswith("bytes=0-"):
+        byte_range = requested_range()
+        response = stream_recording(call, byte_range)
+        if not byte_range or byte_range.startswith("bytes=0-"):
             env["pbx.recording.listen"].sudo().create(
                 {"call_id": call.id, "user_id": env.uid, "byte_range": byte_range}
             )
-        headers = [
-            (name, upstream.headers[name])
-            for name in PASSED_HEADERS
-            if name in upstream.headers
-        ]
-        if "Content-Type" not in upstream.headers:
-            headers.append(("Content-Type", "audio/wav"))
-        headers.append(("Cache-Control", "private, no-store"))
-
-        def body():
-            try:
-                yield from upstream.iter_content(CHUNK)
-            except requests.RequestException as error:
-                _logger.warning(
-                    "Recording of call %s broke off: %s", call.id, type(error).__name__
-                )
-            finally:
-                upstream.close()
-
-        return request.make_response(
-            body(), headers=headers, status=upstream.status_code
-        )
+        return response
