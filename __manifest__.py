@@ -45,6 +45,12 @@
     "assets": {
         "web.assets_backend": [
             "clinic_pbx/static/src/**/*",
+            # The report extends the pivot and graph views, which Odoo loads
+            # on first use.
+            ("remove", "clinic_pbx/static/src/calls_report/**/*"),
+        ],
+        "web.assets_backend_lazy": [
+            "clinic_pbx/static/src/calls_report/**/*",
         ],
         "web.assets_tests": [
             "clinic_pbx/static/tests/tours/**/*",

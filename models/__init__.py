@@ -29,3 +29,4 @@ from . import res_company_calltouch
 from . import res_config_settings_calltouch
 from . import pbx_touch_demo
 from . import pbx_connection_cdr
+from . import pbx_call_report

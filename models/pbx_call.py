@@ -283,13 +283,16 @@ class PbxCall(models.Model):
             value, str
         ):
             return [("id", "=", 0)]
-        domain = [
-            "|",
-            "|",
-            ("partner_ids.name", "ilike", value),
-            ("lead_ids.name", "ilike", value),
-            ("lead_ids.partner_name", "ilike", value),
-        ]
+        domain = [("partner_ids.name", "ilike", value)]
+        # Staff without CRM rights still search by number and patient name.
+        if self.env["crm.lead"].has_access("read"):
+            domain = [
+                "|",
+                "|",
+                *domain,
+                ("lead_ids.name", "ilike", value),
+                ("lead_ids.partner_name", "ilike", value),
+            ]
         for variant in search_variants(value):
             domain = ["|", ("search_digits", "ilike", variant)] + domain
         return domain

@@ -24,3 +24,5 @@ from . import test_touch_tour
 from . import test_cdr_fold
 from . import test_cdr_sync
 from . import test_translations
+from . import test_calls_report
+from . import test_calls_report_tour

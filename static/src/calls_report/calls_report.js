@@ -1,0 +1,103 @@
+import { Component } from "@odoo/owl";
+import { _t } from "@web/core/l10n/translation";
+import { registry } from "@web/core/registry";
+import { getGroupBy } from "@web/search/utils/group_by";
+import { GraphModel } from "@web/views/graph/graph_model";
+import { GraphRenderer } from "@web/views/graph/graph_renderer";
+import { graphView } from "@web/views/graph/graph_view";
+import { PivotRenderer } from "@web/views/pivot/pivot_renderer";
+import { pivotView } from "@web/views/pivot/pivot_view";
+
+/**
+ * The report's groupings. Each names the search view's group-by filters it
+ * turns on, in order, so the search bar shows them and favourites keep them.
+ */
+export const CALLS_REPORT_GROUPINGS = [
+    { id: "days", label: _t("By the Days"), filters: [["groupby_day", "day"]] },
+    { id: "hours", label: _t("By the Hours"), filters: [["groupby_hour"]] },
+    {
+        id: "employees_days",
+        label: _t("By the Employees and Days"),
+        filters: [["groupby_admin"], ["groupby_day", "day"]],
+    },
+    {
+        id: "employees_months",
+        label: _t("By the Employees and Months"),
+        filters: [["groupby_admin"], ["groupby_month", "month"]],
+    },
+];
+
+function specsOf(searchModel, grouping) {
+    return grouping.filters.map(([name, interval]) => {
+        const item = Object.values(searchModel.searchItems).find((i) => i.name === name);
+        return interval ? `${item.fieldName}:${interval}` : item.fieldName;
+    });
+}
+
+export class CallsReportGroupings extends Component {
+    static template = "clinic_pbx.CallsReportGroupings";
+    static props = {};
+
+    get groupings() {
+        return CALLS_REPORT_GROUPINGS;
+    }
+
+    get activeId() {
+        const searchModel = this.env.searchModel;
+        const current = JSON.stringify(searchModel.groupBy);
+        if (current === "[]") {
+            return "days";
+        }
+        const grouping = this.groupings.find(
+            (g) => JSON.stringify(specsOf(searchModel, g)) === current
+        );
+        return grouping && grouping.id;
+    }
+
+    select(grouping) {
+        const searchModel = this.env.searchModel;
+        const isGroupBy = (queryElem) =>
+            ["groupBy", "dateGroupBy"].includes(searchModel.searchItems[queryElem.searchItemId].type);
+        searchModel.query = searchModel.query.filter((queryElem) => !isGroupBy(queryElem));
+        for (const [name, interval] of grouping.filters) {
+            const item = Object.values(searchModel.searchItems).find((i) => i.name === name);
+            searchModel.query.push(
+                interval ? { searchItemId: item.id, intervalId: interval } : { searchItemId: item.id }
+            );
+        }
+        searchModel._notify();
+    }
+}
+
+export class CallsReportPivotRenderer extends PivotRenderer {
+    static components = { ...PivotRenderer.components, CallsReportGroupings };
+}
+
+export class CallsReportGraphRenderer extends GraphRenderer {
+    static components = { ...GraphRenderer.components, CallsReportGroupings };
+}
+
+/** With a single grouping, the bars stay stacked by call type. */
+export class CallsReportGraphModel extends GraphModel {
+    _buildMetaData(params) {
+        const metaData = super._buildMetaData(params);
+        const groupBy = metaData.groupBy;
+        if (groupBy.length === 1 && groupBy[0].fieldName !== "direction") {
+            metaData.groupBy = [...groupBy, getGroupBy("direction", metaData.fields)];
+        }
+        return metaData;
+    }
+}
+
+registry.category("views").add("pbx_calls_report_pivot", {
+    ...pivotView,
+    Renderer: CallsReportPivotRenderer,
+    buttonTemplate: "clinic_pbx.CallsReportPivotButtons",
+});
+
+registry.category("views").add("pbx_calls_report_graph", {
+    ...graphView,
+    Model: CallsReportGraphModel,
+    Renderer: CallsReportGraphRenderer,
+    buttonTemplate: "clinic_pbx.CallsReportGraphButtons",
+});

@@ -1,0 +1,72 @@
+import { registry } from "@web/core/registry";
+
+function grouping(id) {
+    return `.o_pbx_report_groupings button[data-grouping=${id}]`;
+}
+
+/**
+ * A manager opens the Calls Report and goes through its four groupings in
+ * the table, then looks at the chart.
+ */
+registry.category("web_tour.tours").add("clinic_pbx_calls_report_tour", {
+    url: "/odoo/action-clinic_pbx.pbx_call_report_action",
+    steps: () => [
+        {
+            content: "The table opens by the days, a column per call type",
+            trigger: `.o_pivot_view:has(${grouping("days")}.active) thead th:contains(Incoming)`,
+        },
+        {
+            content: "Each column counts calls and averages their duration",
+            trigger: ".o_pivot thead th:contains(Average Call Duration)",
+        },
+        {
+            content: "Group by the hours",
+            trigger: grouping("hours"),
+            run: "click",
+        },
+        {
+            content: "Rows are hours of the day",
+            trigger: `.o_pivot_view:has(${grouping("hours")}.active) tbody th:contains(09:00)`,
+        },
+        {
+            content: "Group by the employees and days",
+            trigger: grouping("employees_days"),
+            run: "click",
+        },
+        {
+            content: "Each admin has a row, calls without admin too",
+            trigger: `.o_pivot_view:has(${grouping("employees_days")}.active) tbody th:contains(Report Tour Anna) ~ td`,
+        },
+        {
+            content: "A call nobody took has its own row",
+            trigger: ".o_pivot tbody th:contains(None)",
+        },
+        {
+            content: "Group by the employees and months",
+            trigger: grouping("employees_months"),
+            run: "click",
+        },
+        {
+            content: "An admin's months are listed under the admin",
+            trigger: `.o_pivot_view:has(${grouping("employees_months")}.active) tbody th.o_pivot_header_cell_closed:contains(2026)`,
+        },
+        {
+            content: "Switch to the chart",
+            trigger: ".o_switch_view.o_graph",
+            run: "click",
+        },
+        {
+            content: "The chart keeps the grouping",
+            trigger: `.o_graph_view:has(${grouping("employees_months")}.active) canvas`,
+        },
+        {
+            content: "Chart the calls by the days",
+            trigger: grouping("days"),
+            run: "click",
+        },
+        {
+            content: "Bars per day, stacked by call type",
+            trigger: `.o_graph_view:has(${grouping("days")}.active):has(button[data-tooltip=Stacked].active) canvas`,
+        },
+    ],
+});

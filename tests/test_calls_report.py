@@ -1,0 +1,293 @@
+from lxml import etree
+
+from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tools.safe_eval import safe_eval
+
+from odoo.addons.clinic_pbx.tools.call_events import validate_event
+
+from .common import cdr_event, make_connection
+
+TZ = "Europe/Moscow"
+MISSED = {"disposition": "no_answer", "talk_seconds": 0}
+
+
+@tagged("post_install", "-at_install")
+class TestCallsReport(TransactionCase):
+    maxDiff = None
+
+    """The Calls Report's numbers on a fixed set of nine calls.
+
+    Times are Moscow time (UTC+3); c6 at 00:30 on 6 November is still
+    5 November in UTC, so it moves between days with the reader's timezone.
+    c3 (missed) is called back by c7; c8 (missed) never is.
+    """
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        connection, _token = make_connection(cls.env)
+        cls.anna = new_test_user(
+            cls.env, "report_anna", groups="clinic_pbx.clinic_pbx_group_user",
+            name="Report Anna", tz=TZ,
+        )  # fmt: skip
+        cls.anna.pbx_extension = "101"
+        cls.olga = new_test_user(
+            cls.env, "report_olga", groups="clinic_pbx.clinic_pbx_group_user",
+            name="Report Olga", tz=TZ,
+        )  # fmt: skip
+        cls.olga.pbx_extension = "102"
+        cls.manager = new_test_user(
+            cls.env, "report_manager", groups="clinic_pbx.clinic_pbx_group_manager",
+            tz=TZ,
+        )  # fmt: skip
+        a, b, c = "+7 916 111-11-11", "+7 916 222-22-22", "+7 916 333-33-33"
+        raw = [
+            cdr_event("c1", "2026-11-05T09:00:00+03:00", extension="101",
+                      talk_seconds=60, wait_seconds=5, **{"from": a}),
+            cdr_event("c2", "2026-11-05T09:30:00+03:00", extension="101",
+                      talk_seconds=120, wait_seconds=30, **{"from": a}),
+            cdr_event("c3", "2026-11-05T10:15:00+03:00", extension="102",
+                      wait_seconds=15, **MISSED, **{"from": b}),
+            cdr_event("c4", "2026-11-05T11:00:00+03:00", direction="outgoing",
+                      extension="102", talk_seconds=90, wait_seconds=10,
+                      **{"from": "102", "to": a}),
+            cdr_event("c5", "2026-11-05T23:30:00+03:00", direction="internal",
+                      extension="101", talk_seconds=30, wait_seconds=2,
+                      **{"from": "101", "to": "102"}),
+            cdr_event("c6", "2026-11-06T00:30:00+03:00", extension="101",
+                      talk_seconds=240, wait_seconds=8, **{"from": a}),
+            cdr_event("c7", "2026-11-05T12:15:00+03:00", direction="outgoing",
+                      extension="101", talk_seconds=45, wait_seconds=12,
+                      **{"from": "101", "to": b}),
+            cdr_event("c8", "2026-11-06T14:00:00+03:00", extension="102",
+                      wait_seconds=25, **MISSED, **{"from": c}),
+            cdr_event("c9", "2026-12-01T10:00:00+03:00", extension="102",
+                      talk_seconds=100, wait_seconds=4, **{"from": a}),
+        ]  # fmt: skip
+        Call = cls.env["pbx.call"]
+        Call._ingest_events(
+            connection, [validate_event(i, e) for i, e in enumerate(raw)]
+        )
+        found = Call.search([("connection_id", "=", connection.id)])
+        cls.calls = {call.external_id: call for call in found}
+        cls.Report = Call.with_user(cls.manager).with_context(tz=TZ)
+
+    def group(
+        self, groupby, measures=("__count", "talk_seconds:avg"), domain=(), tz=TZ
+    ):
+        """{group key tuple: {measure: value}} as the pivot reads it."""
+        rows = self.Report.with_context(tz=tz).read_group(
+            list(domain), list(measures), list(groupby), lazy=False
+        )
+        result = {}
+        for row in rows:
+            key = []
+            for spec in groupby:
+                value = row[spec]
+                key.append(value[1] if isinstance(value, tuple) else value)
+            result[tuple(key)] = {
+                m: row[m if m == "__count" else m.split(":")[0]] for m in measures
+            }
+        return result
+
+    def assertGroups(self, groups, expected):
+        """Compare {key: (count, average call duration)}."""
+        self.assertEqual(
+            {k: (r["__count"], r["talk_seconds:avg"]) for k, r in groups.items()},
+            expected,
+        )
+
+    # -- the four groupings ---------------------------------------------------
+
+    def test_by_the_days_per_type_and_total(self):
+        by_type = self.group(["start:day", "direction"])
+        self.assertGroups(by_type, {
+            ("05 Nov 2026", "incoming"): (3, 90.0),
+            ("05 Nov 2026", "outgoing"): (2, 67.5),
+            ("05 Nov 2026", "internal"): (1, 30.0),
+            ("06 Nov 2026", "incoming"): (2, 240.0),
+            ("01 Dec 2026", "incoming"): (1, 100.0),
+        })  # fmt: skip
+        # The Total column: every answered call's talk time counts once.
+        self.assertGroups(self.group(["start:day"]), {
+            ("05 Nov 2026",): (6, 69.0),
+            ("06 Nov 2026",): (2, 240.0),
+            ("01 Dec 2026",): (1, 100.0),
+        })  # fmt: skip
+
+    def test_day_boundary_follows_the_readers_timezone(self):
+        moscow = self.group(["start:day"], measures=("__count",))
+        utc = self.group(["start:day"], measures=("__count",), tz="UTC")
+        self.assertEqual(moscow[("06 Nov 2026",)]["__count"], 2)
+        # At 21:30 UTC, c6 belongs to 5 November for a reader in UTC.
+        self.assertEqual(utc[("05 Nov 2026",)]["__count"], 7)
+        self.assertEqual(utc[("06 Nov 2026",)]["__count"], 1)
+
+    def test_by_the_hours_in_the_readers_timezone(self):
+        hours = self.group(["start_hour"], measures=("__count",))
+        self.assertEqual(
+            {key[0]: row["__count"] for key, row in hours.items()},
+            {"00": 1, "09": 2, "10": 2, "11": 1, "12": 1, "14": 1, "23": 1},
+        )
+        utc = self.group(["start_hour"], measures=("__count",), tz="UTC")
+        self.assertEqual(utc[("06",)]["__count"], 2)
+        self.assertEqual(utc[("21",)]["__count"], 1)
+        # The groups come in hour order, midnight first.
+        rows = self.Report.read_group([], ["__count"], ["start_hour"], lazy=False)
+        self.assertEqual([r["start_hour"] for r in rows][:2], ["00", "09"])
+        # Drilling down into a cell finds the same calls.
+        nine = self.Report.search([("start_hour", "=", "09")])
+        self.assertEqual(sorted(nine.mapped("external_id")), ["c1", "c2"])
+        self.assertEqual(self.calls["c6"].with_context(tz=TZ).start_hour, "00")
+
+    def test_by_the_employees_and_days_keeps_calls_without_admin(self):
+        groups = self.group(["user_id", "start:day"], measures=("__count",))
+        self.assertEqual(
+            {key: row["__count"] for key, row in groups.items()},
+            {
+                ("Report Anna", "05 Nov 2026"): 4,
+                ("Report Anna", "06 Nov 2026"): 1,
+                ("Report Olga", "05 Nov 2026"): 1,
+                ("Report Olga", "01 Dec 2026"): 1,
+                (False, "05 Nov 2026"): 1,
+                (False, "06 Nov 2026"): 1,
+            },
+        )
+
+    def test_by_the_employees_and_months(self):
+        groups = self.group(["user_id", "start:month", "direction"])
+        ANNA, OLGA, NOV = "Report Anna", "Report Olga", "November 2026"
+        self.assertGroups(groups, {
+            (ANNA, NOV, "incoming"): (3, 140.0),
+            (ANNA, NOV, "outgoing"): (1, 45.0),
+            (ANNA, NOV, "internal"): (1, 30.0),
+            (OLGA, NOV, "outgoing"): (1, 90.0),
+            (OLGA, "December 2026", "incoming"): (1, 100.0),
+            (False, NOV, "incoming"): (2, False),
+        })  # fmt: skip
+
+    # -- measures beyond the product ------------------------------------------
+
+    def test_service_measures(self):
+        measures = (
+            "__count", "answered_pct:avg", "service_level_pct:avg",
+            "missed_open_count:sum", "wait_seconds:avg", "callback_delay:avg",
+        )  # fmt: skip
+        (total,) = self.group([], measures=measures).values()
+        self.assertEqual(total["__count"], 9)
+        self.assertAlmostEqual(total["answered_pct:avg"], 700 / 9)
+        # Incoming only: c1 (5 s), c6 (8 s), c9 (4 s) of six incoming calls.
+        self.assertAlmostEqual(total["service_level_pct:avg"], 50.0)
+        self.assertEqual(total["missed_open_count:sum"], 1)
+        self.assertAlmostEqual(total["wait_seconds:avg"], 111 / 9)
+        # Only c3 was called back, two hours later.
+        self.assertEqual(self.calls["c3"].callback_delay, 7200)
+        self.assertAlmostEqual(total["callback_delay:avg"], 7200)
+        by_type = self.group(["direction"], measures=("service_level_pct:avg",))
+        self.assertFalse(by_type[("outgoing",)]["service_level_pct:avg"])
+        self.assertEqual(self.calls["c8"].missed_open_count, 1)
+        self.assertEqual(self.calls["c3"].missed_open_count, 0)
+        self.assertEqual(self.calls["c1"].service_level_pct, 100.0)
+
+    def test_measures_are_offered_to_the_pivot(self):
+        fields = self.Report.fields_get(
+            ["start_hour", "answered_pct", "service_level_pct", "missed_open_count"],
+            ["groupable", "aggregator"],
+        )
+        self.assertTrue(fields["start_hour"]["groupable"])
+        self.assertEqual(fields["answered_pct"]["aggregator"], "avg")
+        self.assertEqual(fields["service_level_pct"]["aggregator"], "avg")
+        self.assertEqual(fields["missed_open_count"]["aggregator"], "sum")
+
+    # -- the search view's filters ----------------------------------------------
+
+    def _search_arch(self):
+        action = self.env.ref("clinic_pbx.pbx_call_report_action")
+        views = self.Report.get_views([(action.search_view_id.id, "search")])
+        return etree.fromstring(views["views"]["search"]["arch"])
+
+    def _found(self, domain):
+        return sorted(self.Report.search(domain).mapped("external_id"))
+
+    def filter_domain(self, name):
+        node = self._search_arch().xpath(f"//filter[@name='{name}']")[0]
+        return safe_eval(node.get("domain"), {"uid": self.manager.id})
+
+    def field_domain(self, label, value):
+        node = self._search_arch().xpath(f"//field[@string='{label}']")[0]
+        if node.get("filter_domain"):
+            return safe_eval(node.get("filter_domain"), {"self": value})
+        return [(node.get("name"), node.get("operator") or "=", value)]
+
+    def test_type_missed_called_back_filters(self):
+        self.assertEqual(
+            self._found(self.filter_domain("filter_outgoing")), ["c4", "c7"]
+        )
+        self.assertEqual(self._found(self.filter_domain("filter_internal")), ["c5"])
+        self.assertEqual(len(self._found(self.filter_domain("filter_incoming"))), 6)
+        self.assertEqual(self._found(self.filter_domain("filter_missed")), ["c3", "c8"])
+        self.assertEqual(self._found(self.filter_domain("filter_called_back")), ["c3"])
+        self.assertEqual(
+            self._found(self.filter_domain("filter_not_called_back")), ["c8"]
+        )
+
+    def test_admin_filter_takes_several_admins(self):
+        anna = self.field_domain("Admin", self.anna.id)
+        olga = self.field_domain("Admin", self.olga.id)
+        self.assertEqual(self._found(anna), ["c1", "c2", "c5", "c6", "c7"])
+        # Two values of one search field are ORed, as the search bar does.
+        self.assertEqual(len(self._found(["|", *anna, *olga])), 7)
+        self.assertEqual(
+            self._found(self.filter_domain("filter_my_calls")), []
+        )  # the manager took no calls
+
+    def test_phone_contains_in_any_format(self):
+        for typed in ("916 333", "9163333333", "+7 (916) 333-33", "333-33-33"):
+            with self.subTest(typed=typed):
+                self.assertEqual(
+                    self._found(self.field_domain("Number or contact", typed)), ["c8"]
+                )
+
+    def test_call_duration_range(self):
+        low = self.field_domain("Call Duration from (sec)", 60)
+        high = self.field_domain("Call Duration up to (sec)", 120)
+        self.assertEqual(self._found(low + high), ["c1", "c2", "c4", "c9"])
+        self.assertEqual(
+            self._found(high), ["c1", "c2", "c3", "c4", "c5", "c7", "c8", "c9"]
+        )
+        self.assertEqual(
+            self._found(self.field_domain("Call Duration from (sec)", 200)), ["c6"]
+        )
+
+    def test_total_duration_range(self):
+        low = self.field_domain("Total Duration from (sec)", 100)
+        high = self.field_domain("Total Duration up to (sec)", 150)
+        self.assertEqual(self._found(low), ["c2", "c4", "c6", "c9"])
+        self.assertEqual(self._found(low + high), ["c2", "c4", "c9"])
+        self.assertEqual(
+            self._found(self.field_domain("Total Duration up to (sec)", 20)), ["c3"]
+        )
+
+    def test_period_filter_and_report_together(self):
+        # A calendar range (6 November, Moscow time) narrows every grouping.
+        period = [
+            ("start", ">=", "2026-11-05 21:00:00"),
+            ("start", "<", "2026-11-06 21:00:00"),
+        ]
+        self.assertEqual(self._found(period), ["c6", "c8"])
+        groups = self.group(
+            ["user_id", "start:day"], measures=("__count",), domain=period
+        )
+        self.assertEqual(
+            {key: row["__count"] for key, row in groups.items()},
+            {("Report Anna", "06 Nov 2026"): 1, (False, "06 Nov 2026"): 1},
+        )
+
+    def test_users_count_only_their_own_calls(self):
+        rows = (
+            self.env["pbx.call"].with_user(self.olga).with_context(tz=TZ)
+            .read_group([], ["__count"], ["direction"], lazy=False)
+        )  # fmt: skip
+        counts = {row["direction"]: row["__count"] for row in rows}
+        # Olga took c4 and c9; c3 and c8 rang her extension and nobody took them.
+        self.assertEqual(counts, {"outgoing": 1, "incoming": 3})
