@@ -3,10 +3,8 @@
 python -m bench              every benchmark
 python -m bench install api  only those (other sections of the file stay)
 """
-# A command-line tool: its tables go to stdout.
-# pylint: disable=print-used
 
-# A command-line tool: it prints its tables.
+# A command-line tool: its tables go to stdout.
 # pylint: disable=print-used
 import datetime
 import importlib

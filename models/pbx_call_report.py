@@ -138,6 +138,16 @@ class PbxCall(models.Model):
             column("called_back"),
         )
 
+    def _read_group_orderby(self, order, groupby_terms, query):
+        # Call types read in the report's order: Outgoing, Incoming, Internal.
+        if "direction" in groupby_terms:
+            groupby_terms = dict(groupby_terms)
+            groupby_terms["direction"] = SQL(
+                "(CASE %s WHEN 'outgoing' THEN 0 WHEN 'incoming' THEN 1 ELSE 2 END)",
+                groupby_terms["direction"],
+            )
+        return super()._read_group_orderby(order, groupby_terms, query)
+
     def _read_group_select(self, aggregate_spec, query):
         # A missed call has no conversation and a call not called back has
         # no call-back time: their zeros would drag the averages down.

@@ -108,6 +108,11 @@ class TestCallsReport(TransactionCase):
             ("06 Nov 2026", "incoming"): (2, 240.0),
             ("01 Dec 2026", "incoming"): (1, 100.0),
         })  # fmt: skip
+        # The columns read Outgoing, Incoming, Internal.
+        types = self.Report.read_group([], ["__count"], ["direction"], lazy=False)
+        self.assertEqual(
+            [row["direction"] for row in types], ["outgoing", "incoming", "internal"]
+        )
         # The Total column: every answered call's talk time counts once.
         self.assertGroups(self.group(["start:day"]), {
             ("05 Nov 2026",): (6, 69.0),

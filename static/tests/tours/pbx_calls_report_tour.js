@@ -51,6 +51,39 @@ registry.category("web_tour.tours").add("clinic_pbx_calls_report_tour", {
             trigger: `.o_pivot_view:has(${grouping("employees_months")}.active) tbody th.o_pivot_header_cell_closed:contains(2026)`,
         },
         {
+            content: "Download the table as xlsx",
+            trigger: ".o_pivot_download",
+            run() {
+                window.__pbxExport = null;
+                const open = XMLHttpRequest.prototype.open;
+                XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+                    if (String(url).includes("/web/pivot/export_xlsx")) {
+                        this.addEventListener("load", () => {
+                            window.__pbxExport = {
+                                status: this.status,
+                                type: this.getResponseHeader("Content-Type") || "",
+                            };
+                        });
+                    }
+                    return open.call(this, method, url, ...rest);
+                };
+                this.anchor.click();
+            },
+        },
+        {
+            content: "The server answers with a spreadsheet",
+            trigger: ".o_pivot_view",
+            async run() {
+                for (let i = 0; i < 100 && !window.__pbxExport; i++) {
+                    await new Promise((resolve) => setTimeout(resolve, 100));
+                }
+                const result = window.__pbxExport;
+                if (!result || result.status !== 200 || !result.type.includes("spreadsheetml")) {
+                    throw new Error(`xlsx export failed: ${JSON.stringify(result)}`);
+                }
+            },
+        },
+        {
             content: "Switch to the chart",
             trigger: ".o_switch_view.o_graph",
             run: "click",
