@@ -30,18 +30,21 @@ def _pivot(Call, rows):
 
 
 def _chart(Call, rows):
-    return len(Call.read_group([], ["__count"], rows + COLUMNS, lazy=False))
+    started = time.perf_counter()
+    groups = len(Call.read_group([], ["__count"], rows + COLUMNS, lazy=False))
+    return groups, time.perf_counter() - started
 
 
 def _time(env, fn):
     fn()  # warm
-    timings = []
+    timings, slowest = [], []
     for _ in range(RUNS):
         env.invalidate_all()
         started = time.perf_counter()
-        result = fn()
+        groups, single = fn()
         timings.append(time.perf_counter() - started)
-    return result, timings
+        slowest.append(single)
+    return groups, timings, slowest
 
 
 def run(ctx):
@@ -58,22 +61,30 @@ def run(ctx):
         cases.append(("chart by the days", lambda: _chart(Call, ["start:day"])))
         cases.append(("chart by the hours", lambda: _chart(Call, ["start_hour"])))
         for label, fn in cases:
-            groups, timings = _time(env, fn)
+            groups, timings, slowest = _time(env, fn)
             rows.append(
                 {
                     "view": label,
                     "calls": total,
                     "groups read": groups,
-                    "median (ms)": f"{statistics.median(timings) * 1000:.0f}",
-                    "max (ms)": f"{max(timings) * 1000:.0f}",
+                    "all requests, median (ms)": (
+                        f"{statistics.median(timings) * 1000:.0f}"
+                    ),
+                    "all requests, max (ms)": f"{max(timings) * 1000:.0f}",
+                    "slowest request, median (ms)": (
+                        f"{statistics.median(slowest) * 1000:.0f}"
+                    ),
                 }
             )
     notes = (
-        "Server time of all the `read_group` calls one view makes (the table: "
-        "every row prefix by Call Type, measures Count and Average Call Duration; "
-        f"the chart: one call), as a PBX Manager in Europe/Moscow, {RUNS} runs "
-        "after a warm-up, over the whole year with no filter"
+        "Server time of the `read_group` calls one view makes, one after the "
+        "other (the table: every row prefix by Call Type, measures Count and "
+        "Average Call Duration, 4 or 6 calls; the chart: one call), and of the "
+        f"slowest of them, as a PBX Manager in Europe/Moscow, {RUNS} runs after a "
+        "warm-up, over the whole year with no filter"
         + (f"; the year was built in {built / 60:.0f} min" if built else "")
-        + ". Goal: ≤ 500 ms each."
+        + ". The browser sends a table's calls at once, so with enough workers "
+        "the wait is closer to the slowest call than to the sum. Goal: ≤ 500 ms "
+        "per view."
     )
     return rows, notes

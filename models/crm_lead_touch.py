@@ -8,13 +8,7 @@ class CrmLead(models.Model):
     pbx_touch_count = fields.Integer("Touch Count", compute="_compute_pbx_touch_count")
 
     def _compute_pbx_touch_count(self):
-        Touch = self.env["pbx.touch"]
-        if not Touch.has_access("read"):
-            self.pbx_touch_count = 0
-            return
-        counts = dict(
-            Touch._read_group([("lead_id", "in", self.ids)], ["lead_id"], ["__count"])
-        )
+        counts = self.env["pbx.touch"]._pbx_counts("lead_id", self)
         for lead in self:
             lead.pbx_touch_count = counts.get(lead._origin, 0)
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import api, fields, models
+from odoo.osv import expression
 from odoo.tools import SQL
 
 from ..tools.call_events import merge_events
@@ -13,6 +14,8 @@ from ..tools.phone import digits_only, phone_key, search_variants
 _logger = logging.getLogger(__name__)
 
 DEFAULT_CALLBACK_WINDOW_HOURS = 24
+# From this many digits a number search looks the calls up by the number first.
+SPECIFIC_NUMBER_DIGITS = 5
 # Values of a call that come straight from the folded events.
 _STATE_FIELDS = (
     "start",
@@ -283,19 +286,30 @@ class PbxCall(models.Model):
             value, str
         ):
             return [("id", "=", 0)]
-        domain = [("partner_ids.name", "ilike", value)]
-        # Staff without CRM rights still search by number and patient name.
-        if self.env["crm.lead"].has_access("read"):
-            domain = [
-                "|",
-                "|",
-                *domain,
-                ("lead_ids.name", "ilike", value),
-                ("lead_ids.partner_name", "ilike", value),
-            ]
-        for variant in search_variants(value):
-            domain = ["|", ("search_digits", "ilike", variant)] + domain
-        return domain
+        variants = search_variants(value)
+        domains = []
+        if variants:
+            digits = expression.OR([[("search_digits", "ilike", v)] for v in variants])
+            if min(len(v) for v in variants) >= SPECIFIC_NUMBER_DIGITS:
+                # A specific number is on few calls: collect them through the
+                # trigram index first, rather than walk the log newest first
+                # hoping to meet them.
+                query = self.sudo()._search(digits)
+                digits = [
+                    ("id", "in", SQL("(SELECT unnest(ARRAY(%s)))", query.select()))
+                ]
+            domains.append(digits)
+        if not variants or any(char.isalpha() for char in value):
+            names = [("partner_ids.name", "ilike", value)]
+            # Staff without CRM rights still search by patient name.
+            if self.env["crm.lead"].has_access("read"):
+                names = expression.OR([
+                    names,
+                    [("lead_ids.name", "ilike", value)],
+                    [("lead_ids.partner_name", "ilike", value)],
+                ])  # fmt: skip
+            domains.append(names)
+        return expression.OR(domains)
 
     def _compute_admin_search_id(self):
         for call in self:

@@ -122,6 +122,14 @@ class PbxTouch(models.Model):
     def _default_user(self):
         return self.env.user if not self.env.su else False
 
+    @api.model
+    def _pbx_counts(self, field_name, records):
+        """{record: touches} for a smart button; {} when touches are hidden."""
+        if not self.has_access("read"):
+            return {}
+        domain = [(field_name, "in", records.ids)]
+        return dict(self._read_group(domain, [field_name], ["__count"]))
+
     @api.depends("phone", "company_id", "call_id")
     def _compute_phone_key(self):
         for touch in self:

@@ -8,15 +8,7 @@ class ResPartner(models.Model):
     pbx_touch_count = fields.Integer("Touch Count", compute="_compute_pbx_touch_count")
 
     def _compute_pbx_touch_count(self):
-        Touch = self.env["pbx.touch"]
-        if not Touch.has_access("read"):
-            self.pbx_touch_count = 0
-            return
-        counts = dict(
-            Touch._read_group(
-                [("partner_id", "in", self.ids)], ["partner_id"], ["__count"]
-            )
-        )
+        counts = self.env["pbx.touch"]._pbx_counts("partner_id", self)
         for partner in self:
             partner.pbx_touch_count = counts.get(partner._origin, 0)
 

@@ -1,3 +1,8 @@
+import random
+from collections import Counter
+from datetime import datetime, timedelta
+
+import pytz
 from lxml import etree
 
 from odoo.tests import TransactionCase, new_test_user, tagged
@@ -128,6 +133,54 @@ class TestCallsReport(TransactionCase):
         self.assertEqual(utc[("05 Nov 2026",)]["__count"], 7)
         self.assertEqual(utc[("06 Nov 2026",)]["__count"], 1)
 
+    def test_days_and_hours_across_daylight_saving_changes(self):
+        rnd = random.Random(7)
+        connection = self.calls["c1"].connection_id
+        base = datetime(2026, 1, 1)
+        moments = [
+            base + timedelta(seconds=rnd.randrange(365 * 86400)) for _ in range(300)
+        ]
+        # Calls on both sides of the changes of 29 March and 25 October 2026.
+        moments += [datetime(2026, 3, 29, 0, 59), datetime(2026, 3, 29, 1, 0)]
+        moments += [datetime(2026, 10, 25, 0, 59), datetime(2026, 10, 25, 1, 0)]
+        raw = [
+            cdr_event(f"dst{n}", moment.strftime("%Y-%m-%dT%H:%M:%S+00:00"))
+            for n, moment in enumerate(moments)
+        ]
+        self.env["pbx.call"]._ingest_events(
+            connection, [validate_event(i, e) for i, e in enumerate(raw)]
+        )
+        domain = [("external_id", "=like", "dst%")]
+        for name in ("Europe/Berlin", "America/New_York", "Asia/Kathmandu",
+                     "Australia/Adelaide", "Europe/Moscow", "UTC"):  # fmt: skip
+            tz = pytz.timezone(name)
+            local = [pytz.utc.localize(m).astimezone(tz) for m in moments]
+            with self.subTest(tz=name):
+                days = self.Report.with_context(tz=name).read_group(
+                    domain, ["__count"], ["start:day"], lazy=False
+                )
+                self.assertEqual(
+                    {row["start:day"]: row["__count"] for row in days},
+                    dict(Counter(m.strftime("%d %b %Y") for m in local)),
+                )  # fmt: skip
+                hours = self.group(["start_hour"], ("__count",), domain, tz=name)
+                self.assertEqual(
+                    {key[0]: row["__count"] for key, row in hours.items()},
+                    dict(Counter(f"{m.hour:02d}" for m in local)),
+                )
+                months = self.Report.with_context(tz=name).read_group(
+                    domain, ["__count"], ["start:month"], lazy=False
+                )
+                self.assertEqual(
+                    [row["__count"] for row in months],
+                    [
+                        n
+                        for _m, n in sorted(
+                            Counter((m.year, m.month) for m in local).items()
+                        )
+                    ],
+                )
+
     def test_by_the_hours_in_the_readers_timezone(self):
         hours = self.group(["start_hour"], measures=("__count",))
         self.assertEqual(
@@ -158,6 +211,17 @@ class TestCallsReport(TransactionCase):
                 (False, "06 Nov 2026"): 1,
             },
         )
+
+    def test_each_group_drills_down_to_its_calls(self):
+        for groupby in (["user_id", "start:day", "direction"], ["start_hour"],
+                        ["user_id", "start:month"]):  # fmt: skip
+            rows = self.Report.read_group([], ["__count"], groupby, lazy=False)
+            self.assertEqual(sum(row["__count"] for row in rows), 9)
+            for row in rows:
+                with self.subTest(groupby=groupby, row=row["__domain"]):
+                    self.assertEqual(
+                        self.Report.search_count(row["__domain"]), row["__count"]
+                    )
 
     def test_by_the_employees_and_months(self):
         groups = self.group(["user_id", "start:month", "direction"])
@@ -296,3 +360,10 @@ class TestCallsReport(TransactionCase):
         counts = {row["direction"]: row["__count"] for row in rows}
         # Olga took c4 and c9; c3 and c8 rang her extension and nobody took them.
         self.assertEqual(counts, {"outgoing": 1, "incoming": 3})
+        # A number search finds only the calls she may see.
+        found = (
+            self.env["pbx.call"]
+            .with_user(self.olga)
+            .search([("number_search", "ilike", "916 111-11")])
+        )
+        self.assertEqual(sorted(found.mapped("external_id")), ["c4", "c9"])

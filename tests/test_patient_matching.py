@@ -134,6 +134,18 @@ class TestPatientMatching(TransactionCase):
         self.assertNotIn(call, self.Call.search([("number_search", "ilike", "555-55")]))
         self.assertEqual(search_variants("8 916"), ["8916", "916"])
 
+    def test_search_by_patient_or_lead_name(self):
+        self.patient("Zinaida Searchable", mobile="+79165550011")
+        by_patient = self.ingest(**{"from": "89165550011"})
+        self.env["crm.lead"].create({"name": "Veneers", "phone": "+7 903 555-00-12"})
+        by_lead = self.ingest(**{"from": "89035550012"})
+        self.assertEqual(
+            self.Call.search([("number_search", "ilike", "zinaida search")]), by_patient
+        )
+        self.assertEqual(
+            self.Call.search([("number_search", "ilike", "veneers")]), by_lead
+        )
+
     def test_caller_lookup_is_an_index_hit_on_100k_partners(self):
         """The lookup of a caller must not scan the partner table."""
         self.env.cr.execute(
