@@ -2,6 +2,7 @@
 
 import statistics
 import time
+from datetime import timedelta
 
 from .calls_data import ensure_calls_db
 
@@ -19,14 +20,35 @@ GROUPINGS = [
 ]
 
 
-def _pivot(Call, rows):
-    """The read_group calls the pivot makes: every row prefix by column prefix."""
-    groups = 0
-    for i in range(len(rows) + 1):
-        for j in range(len(COLUMNS) + 1):
-            result = Call.read_group([], MEASURES, rows[:i] + COLUMNS[:j], lazy=False)
-            groups += len(result)
-    return groups
+def _groupbys(rows):
+    """Every row prefix by every column prefix: what a pivot table reads."""
+    return [
+        rows[:i] + COLUMNS[:j]
+        for i in range(len(rows) + 1)
+        for j in range(len(COLUMNS) + 1)
+    ]
+
+
+def _pivot(Call, rows, domain=()):
+    """As the browser asks: the total first, then the other groupings in one
+    request. Returns the groups read and the slower request (seconds)."""
+    groupbys = _groupbys(rows)
+    timings, groups = [], 0
+    for part in (groupbys[:1], groupbys[1:]):
+        started = time.perf_counter()
+        groups += sum(map(len, Call.read_group_batch(list(domain), MEASURES, part)))
+        timings.append(time.perf_counter() - started)
+    return groups, max(timings)
+
+
+def _pivot_one_by_one(Call, rows):
+    """One read_group per grouping, as Odoo's own pivot view asks."""
+    timings, groups = [], 0
+    for groupby in _groupbys(rows):
+        started = time.perf_counter()
+        groups += len(Call.read_group([], MEASURES, groupby, lazy=False))
+        timings.append(time.perf_counter() - started)
+    return groups, max(timings)
 
 
 def _chart(Call, rows):
@@ -54,10 +76,23 @@ def run(ctx):
         manager = env["res.users"].search([("login", "=", "admin101")])
         Call = env(user=manager.id, context={"tz": "Europe/Moscow"})["pbx.call"]
         total = Call.search_count([])
+        last = Call.search([], order="start desc", limit=1).start
+        month = [("start", ">=", last - timedelta(days=30))]
         cases = [
             (f"table {label}", lambda g=groupby: _pivot(Call, g))
             for label, groupby in GROUPINGS
         ]
+        cases.append(
+            (
+                "table By the Employees and Days, last 30 days",
+                lambda: _pivot(Call, GROUPINGS[2][1], month),
+            )
+        )
+        cases += [
+            (f"table {label}, one request per grouping",
+             lambda g=groupby: _pivot_one_by_one(Call, g))
+            for label, groupby in GROUPINGS
+        ]  # fmt: skip
         cases.append(("chart by the days", lambda: _chart(Call, ["start:day"])))
         cases.append(("chart by the hours", lambda: _chart(Call, ["start_hour"])))
         for label, fn in cases:
@@ -65,7 +100,7 @@ def run(ctx):
             rows.append(
                 {
                     "view": label,
-                    "calls": total,
+                    "calls": total if "30 days" not in label else "last 30 days",
                     "groups read": groups,
                     "all requests, median (ms)": (
                         f"{statistics.median(timings) * 1000:.0f}"
@@ -77,14 +112,16 @@ def run(ctx):
                 }
             )
     notes = (
-        "Server time of the `read_group` calls one view makes, one after the "
-        "other (the table: every row prefix by Call Type, measures Count and "
-        "Average Call Duration, 4 or 6 calls; the chart: one call), and of the "
-        f"slowest of them, as a PBX Manager in Europe/Moscow, {RUNS} runs after a "
-        "warm-up, over the whole year with no filter"
+        "Server time of what one view asks, as a PBX Manager in Europe/Moscow, "
+        f"{RUNS} runs after a warm-up, over the whole year with no filter: the "
+        "table (measures Count and Average Call Duration, rows by Call Type) "
+        "asks for the total, then for its other groupings in one "
+        "`read_group_batch` request that reads the calls once; the chart is "
+        "one `read_group`. *All requests* adds up the view's requests; "
+        "*slowest request* is the longest one. The rows *one request per "
+        "grouping* are the same tables read the way Odoo's stock pivot view "
+        "asks (4 or 6 `read_group` calls), for comparison"
         + (f"; the year was built in {built / 60:.0f} min" if built else "")
-        + ". The browser sends a table's calls at once, so with enough workers "
-        "the wait is closer to the slowest call than to the sum. Goal: ≤ 500 ms "
-        "per view."
+        + ". Goal: ≤ 500 ms per view."
     )
     return rows, notes

@@ -41,6 +41,8 @@ REPORT_INDEX_COLUMNS = (
     "user_id", "missed", "called_back",
 )  # fmt: skip
 
+DIRECTION_ORDER = {"outgoing": 0, "incoming": 1, "internal": 2}
+
 HOURS = [(f"{hour:02d}", f"{hour:02d}:00") for hour in range(24)]
 
 
@@ -238,7 +240,7 @@ class PbxCall(models.Model):
             )
         return super()._read_group_orderby(order, groupby_terms, query)
 
-    def _read_group(
+    def _pbx_read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
         order=None,
     ):  # fmt: skip
@@ -282,22 +284,213 @@ class PbxCall(models.Model):
                 if "__range" in one:
                     row.setdefault("__range", {})[group] = one["__range"][group]
                 domains.append(one["__domain"])
+        base = rows_dict[0]["__domain"] if rows_dict else None
+        if any(row["__domain"] is not base for row in rows_dict):
+            for row, domains in zip(rows_dict, extra_domains, strict=True):
+                row["__domain"] = expression.AND([row["__domain"], *domains])
+            return
+        # One read_group domain for all rows: normalise it once, and each
+        # group value's domain once, then join them as AND() would.
+        normal = {}
         for row, domains in zip(rows_dict, extra_domains, strict=True):
-            row["__domain"] = expression.AND([row["__domain"], *domains])
+            parts = [base, *domains]
+            for part in parts:
+                if id(part) not in normal:
+                    normal[id(part)] = expression.normalize_domain(part)
+            row["__domain"] = self._pbx_and([normal[id(part)] for part in parts])
+
+    @api.model
+    def _pbx_and(self, domains):
+        """expression.AND() of domains that are normalised already."""
+        parts = [domain for domain in domains if domain != expression.TRUE_DOMAIN]
+        if any(domain == expression.FALSE_DOMAIN for domain in parts):
+            return expression.FALSE_DOMAIN
+        if not parts:
+            return expression.TRUE_DOMAIN
+        return ["&"] * (len(parts) - 1) + [leaf for domain in parts for leaf in domain]
+
+    def _pbx_average_operand(self, fname, query):
+        """SQL of the values an average of ``fname`` is taken over.
+
+        A missed call has no conversation and a call not called back has no
+        call-back time: their zeros would drag the averages down.
+        """
+        value = self._field_to_sql(self._table, fname, query)
+        if fname == "talk_seconds":
+            answered = self._field_to_sql(self._table, "disposition", query)
+            return SQL("(CASE WHEN %s = 'answered' THEN %s END)", answered, value)
+        if fname == "callback_delay":
+            called_back = self._field_to_sql(self._table, "called_back", query)
+            return SQL("(CASE WHEN %s THEN %s END)", called_back, value)
+        return value
 
     def _read_group_select(self, aggregate_spec, query):
-        # A missed call has no conversation and a call not called back has
-        # no call-back time: their zeros would drag the averages down.
-        if aggregate_spec == "talk_seconds:avg":
-            return SQL(
-                "AVG(CASE WHEN %s = 'answered' THEN %s END)",
-                self._field_to_sql(self._table, "disposition", query),
-                self._field_to_sql(self._table, "talk_seconds", query),
-            )
-        if aggregate_spec == "callback_delay:avg":
-            return SQL(
-                "AVG(CASE WHEN %s THEN %s END)",
-                self._field_to_sql(self._table, "called_back", query),
-                self._field_to_sql(self._table, "callback_delay", query),
-            )
+        fname, _property, func = parse_read_group_spec(aggregate_spec)
+        if fname in self._fields and func in ("avg", "pbx_sum", "pbx_n"):
+            if not self._fields[fname].aggregator:
+                return super()._read_group_select(aggregate_spec, query)
+            operand = self._pbx_average_operand(fname, query)
+            function = {"avg": "AVG", "pbx_sum": "SUM", "pbx_n": "COUNT"}[func]
+            return SQL("%s(%s)", SQL(function), operand)
         return super()._read_group_select(aggregate_spec, query)
+
+    # -- one scan for all the groupings of a pivot table ----------------------
+
+    @api.model
+    def read_group_batch(self, domain, fields, groupbys):
+        """``read_group(domain, fields, groupby, lazy=False)`` for each of
+        ``groupbys``, as a list, reading the calls once where it can.
+
+        A pivot table asks for every row grouping by every column grouping
+        (days, days by type, types, the total). When each is a part of the
+        finest one and each measure adds up (count, sum, min, max, average),
+        the calls are grouped once at the finest level and the coarser
+        groups are added up from those rows.
+        """
+        finest = max(groupbys, key=len, default=[])
+        plan = self._pbx_batch_plan(fields, finest)
+        if (
+            plan is None
+            or len(groupbys) < 2
+            or not all(
+                self._pbx_is_subsequence(groupby, finest) for groupby in groupbys
+            )
+        ):
+            return [self.read_group(domain, fields, g, lazy=False) for g in groupbys]
+        rows = self._read_group(domain, finest, plan)
+        batch = self.with_context(
+            pbx_read_group_rows=(tuple(finest), tuple(plan), rows)
+        )
+        return [batch.read_group(domain, fields, g, lazy=False) for g in groupbys]
+
+    @api.model
+    def _pbx_is_subsequence(self, groupby, finest):
+        rest = iter(finest)
+        return all(any(spec == other for other in rest) for spec in groupby)
+
+    @api.model
+    def _pbx_batch_plan(self, fields, finest):
+        """The aggregates to read at the finest level, or None."""
+        for spec in finest:
+            fname, _property, granularity = parse_read_group_spec(spec)
+            if not (
+                (fname == "start" and granularity in SLOT_GRANULARITIES)
+                or (fname in ("start_hour", "direction", "user_id") and not granularity)
+            ):
+                return None
+        plan = ["__count"]
+        for spec in fields:
+            if spec == "__count":
+                continue
+            fname, _property, func = parse_read_group_spec(spec)
+            if func not in ("sum", "min", "max", "avg"):
+                return None
+            if func == "avg":
+                plan += [f"{fname}:pbx_sum", f"{fname}:pbx_n"]
+            else:
+                plan.append(spec)
+        return plan
+
+    def _pbx_rows_from_finest(self, groupby, aggregates):
+        """Rows of ``_read_group(groupby, aggregates)`` added up from the rows
+        of the batch's finest grouping, or None when they cannot be."""
+        finest, plan, finest_rows = self.env.context["pbx_read_group_rows"]
+        if not self._pbx_is_subsequence(groupby, finest):
+            return None
+        positions = [finest.index(spec) for spec in groupby]
+        width = len(finest)
+        originals, totals = self._pbx_add_up(finest_rows, positions, width, plan)
+        index = {spec: n for n, spec in enumerate(plan)}
+        getters = []
+        for spec in aggregates:
+            fname, _property, func = parse_read_group_spec(spec)
+            if func == "avg":
+                getters.append((index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"]))
+            elif spec in index:
+                getters.append((index[spec], None))
+            else:
+                return None
+        sort_key = self._pbx_sort_key(groupby, originals)
+        result = []
+        for key in sorted(totals, key=sort_key):
+            total = totals[key]
+            values = []
+            for n, count in getters:
+                if count is not None:
+                    values.append(total[n] / total[count] if total[count] else False)
+                elif plan[n] == "__count":
+                    values.append(total[n] or 0)
+                else:
+                    values.append(False if total[n] is None else total[n])
+            group = [
+                originals[value] if isinstance(value, tuple) else value for value in key
+            ]
+            result.append((*group, *values))
+        return result
+
+    @api.model
+    def _pbx_add_up(self, finest_rows, positions, width, plan):
+        """{key: [aggregate values]} of the finest rows grouped on the values
+        at ``positions``, and {key part: record} for the records among them
+        (records hash slowly: the keys hold (model, id) instead)."""
+        funcs = [parse_read_group_spec(spec)[2] for spec in plan]
+        originals, totals = {}, {}
+        for row in finest_rows:
+            key = []
+            for i in positions:
+                value = row[i]
+                if isinstance(value, BaseModel):
+                    originals[value._name, value.id] = value
+                    value = (value._name, value.id)
+                key.append(value)
+            total = totals.setdefault(tuple(key), [None] * len(plan))
+            for n, value in enumerate(row[width:]):
+                if value is None or value is False:  # NULL, as read_group gives it
+                    continue
+                if total[n] is None:
+                    total[n] = value
+                elif funcs[n] == "min":
+                    total[n] = min(total[n], value)
+                elif funcs[n] == "max":
+                    total[n] = max(total[n], value)
+                else:
+                    total[n] += value
+        return originals, totals
+
+    def _pbx_sort_key(self, groupby, records):
+        """The order read_group gives groups of these keys (empty ones last)."""
+        names = {
+            key: (record.name or "", record.login or "")
+            for key, record in records.items()
+            if key[0] == "res.users" and record
+        }
+
+        def sort_key(key):
+            parts = []
+            for spec, value in zip(groupby, key, strict=True):
+                if spec == "direction":
+                    value = DIRECTION_ORDER.get(value, len(DIRECTION_ORDER))
+                elif isinstance(value, tuple):  # a record, or none
+                    value = names.get(value) if value[1] else None
+                parts.append((value is None or value is False, value or 0))
+            return parts
+
+        return sort_key
+
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
+        order=None,
+    ):  # fmt: skip
+        if (
+            self.env.context.get("pbx_read_group_rows")
+            and not having
+            and not offset
+            and not limit
+            and order in (None, ",".join(groupby))
+        ):
+            rows = self._pbx_rows_from_finest(list(groupby), list(aggregates))
+            if rows is not None:
+                return rows
+        return self._pbx_read_group(
+            domain, groupby, aggregates, having, offset, limit, order
+        )

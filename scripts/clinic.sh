@@ -313,11 +313,15 @@ cmd_pytest() {
 
 cmd_run() {
   setup
+  local update=()
   if ! db_exists "$RUN_DB"; then
     install_db "$RUN_DB"
+  else
+    # An existing demo database gets the checkout's version of the module.
+    update=(-u clinic_pbx)
   fi
   say "Odoo with clinic_pbx and its demo data: http://localhost:$HTTP_PORT (login admin / admin)"
-  odoo -d "$RUN_DB" --db-filter="^$RUN_DB\$" --http-port="$HTTP_PORT"
+  odoo -d "$RUN_DB" --db-filter="^$RUN_DB\$" --http-port="$HTTP_PORT" "${update[@]}"
 }
 
 cmd_bench() {

@@ -1,6 +1,7 @@
 import random
 from collections import Counter
 from datetime import datetime, timedelta
+from unittest.mock import patch
 
 import pytz
 from lxml import etree
@@ -222,6 +223,62 @@ class TestCallsReport(TransactionCase):
                     self.assertEqual(
                         self.Report.search_count(row["__domain"]), row["__count"]
                     )
+
+    def test_one_scan_gives_what_each_grouping_gives(self):
+        fields = [
+            "__count", "talk_seconds:avg", "wait_seconds:avg", "answered_pct:avg",
+            "service_level_pct:avg", "missed_open_count:sum", "callback_delay:avg",
+            "total_seconds:avg",
+        ]  # fmt: skip
+
+        def rounded(results):
+            return [
+                [{k: round(v, 6) if isinstance(v, float) else v for k, v in row.items()}
+                 for row in result]
+                for result in results
+            ]  # fmt: skip
+
+        layouts = [
+            (["start:day"], ["direction"]),
+            (["start_hour"], ["direction"]),
+            (["user_id", "start:day"], ["direction"]),
+            (["user_id", "start:month"], ["direction"]),
+            (["direction", "user_id"], []),
+        ]
+        for rows, cols in layouts:
+            groupbys = [
+                rows[:i] + cols[:j]
+                for i in range(len(rows) + 1)
+                for j in range(len(cols) + 1)
+            ]
+            with self.subTest(rows=rows, cols=cols):
+                batch = self.Report.read_group_batch([], fields, groupbys)
+                single = [
+                    self.Report.read_group([], fields, g, lazy=False) for g in groupbys
+                ]
+                self.assertEqual(rounded(batch), rounded(single))
+        # A filter applies to the batch as to each grouping.
+        domain = [("direction", "=", "incoming")]
+        groupbys = [[], ["user_id"], ["user_id", "start:day"]]
+        single = [
+            self.Report.read_group(domain, fields, g, lazy=False) for g in groupbys
+        ]
+        self.assertEqual(
+            rounded(self.Report.read_group_batch(domain, fields, groupbys)),
+            rounded(single),
+        )
+        # ... and reads the calls once.
+        Model = type(self.Report)
+        original = Model._pbx_read_group
+        scans = []
+
+        def counting(model, *args, **kwargs):
+            scans.append(args)
+            return original(model, *args, **kwargs)
+
+        with patch.object(Model, "_pbx_read_group", counting):
+            self.Report.read_group_batch(domain, fields, groupbys)
+        self.assertEqual(len(scans), 1)
 
     def test_by_the_employees_and_months(self):
         groups = self.group(["user_id", "start:month", "direction"])

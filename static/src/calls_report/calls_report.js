@@ -5,6 +5,7 @@ import { getGroupBy } from "@web/search/utils/group_by";
 import { GraphModel } from "@web/views/graph/graph_model";
 import { GraphRenderer } from "@web/views/graph/graph_renderer";
 import { graphView } from "@web/views/graph/graph_view";
+import { PivotModel } from "@web/views/pivot/pivot_model";
 import { PivotRenderer } from "@web/views/pivot/pivot_renderer";
 import { pivotView } from "@web/views/pivot/pivot_view";
 
@@ -77,6 +78,45 @@ export class CallsReportGraphRenderer extends GraphRenderer {
     static components = { ...GraphRenderer.components, CallsReportGroupings };
 }
 
+/**
+ * The table asks for every row grouping by every column grouping at once;
+ * they go to the server in one request, which reads the calls once
+ * (pbx.call.read_group_batch).
+ */
+export class CallsReportPivotModel extends PivotModel {
+    setup() {
+        super.setup(...arguments);
+        this.pbxBatches = new WeakMap();
+    }
+
+    _getSubGroups(groupBy, params) {
+        const { resModel, groupDomain, measureSpecs, kwargs, mapping } = params;
+        const key = JSON.stringify(groupBy);
+        if (this.useSampleModel) {
+            // The sample data of an empty report come from Odoo's sample server.
+            return super._getSubGroups(groupBy, params);
+        }
+        if (!mapping[key]) {
+            let batch = this.pbxBatches.get(mapping);
+            if (!batch) {
+                batch = { groupBys: [] };
+                batch.promise = Promise.resolve().then(() =>
+                    this.orm.call(
+                        resModel,
+                        "read_group_batch",
+                        [groupDomain, measureSpecs, batch.groupBys],
+                        { context: kwargs.context }
+                    )
+                );
+                this.pbxBatches.set(mapping, batch);
+            }
+            const index = batch.groupBys.push(groupBy) - 1;
+            mapping[key] = batch.promise.then((results) => results[index]);
+        }
+        return mapping[key];
+    }
+}
+
 /** With a single grouping, the bars stay stacked by call type. */
 export class CallsReportGraphModel extends GraphModel {
     _buildMetaData(params) {
@@ -91,6 +131,7 @@ export class CallsReportGraphModel extends GraphModel {
 
 registry.category("views").add("pbx_calls_report_pivot", {
     ...pivotView,
+    Model: CallsReportPivotModel,
     Renderer: CallsReportPivotRenderer,
     buttonTemplate: "clinic_pbx.CallsReportPivotButtons",
 });
