@@ -400,6 +400,8 @@ class PbxCall(models.Model):
         positions = [finest.index(spec) for spec in groupby]
         width = len(finest)
         originals, totals = self._pbx_add_up(finest_rows, positions, width, plan)
+        if not groupby and not totals:
+            totals[()] = [None] * len(plan)  # the total of nothing: one row, count 0
         index = {spec: n for n, spec in enumerate(plan)}
         getters = []
         for spec in aggregates:

@@ -267,6 +267,16 @@ class TestCallsReport(TransactionCase):
             rounded(self.Report.read_group_batch(domain, fields, groupbys)),
             rounded(single),
         )
+        # Nothing found: the total still says 0, as read_group does.
+        nothing = [("id", "=", 0)]
+        groupbys = [[], ["start:day"], ["start:day", "direction"]]
+        single = [
+            self.Report.read_group(nothing, fields, g, lazy=False) for g in groupbys
+        ]
+        self.assertEqual(
+            self.Report.read_group_batch(nothing, fields, groupbys), single
+        )
+        self.assertEqual(single[0][0]["__count"], 0)
         # ... and reads the calls once.
         Model = type(self.Report)
         original = Model._pbx_read_group

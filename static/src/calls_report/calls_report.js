@@ -1,6 +1,7 @@
 import { Component } from "@odoo/owl";
 import { _t } from "@web/core/l10n/translation";
 import { registry } from "@web/core/registry";
+import { cartesian, sections } from "@web/core/utils/arrays";
 import { getGroupBy } from "@web/search/utils/group_by";
 import { GraphModel } from "@web/views/graph/graph_model";
 import { GraphRenderer } from "@web/views/graph/graph_renderer";
@@ -79,41 +80,73 @@ export class CallsReportGraphRenderer extends GraphRenderer {
 }
 
 /**
- * The table asks for every row grouping by every column grouping at once;
- * they go to the server in one request, which reads the calls once
- * (pbx.call.read_group_batch).
+ * The table asks for every row grouping by every column grouping, the total
+ * first. The total's request asks for all of them at once, and the server
+ * reads the calls once (pbx.call.read_group_batch); the later asks of the
+ * same load are answered from it. Requests made together (expanding a
+ * header) are batched the same way.
  */
 export class CallsReportPivotModel extends PivotModel {
     setup() {
         super.setup(...arguments);
         this.pbxBatches = new WeakMap();
+        this.pbxPrefetched = new Map();
+        this.pbxLoading = null;
+    }
+
+    _loadData(config) {
+        this.pbxLoading = config.metaData;
+        this.pbxPrefetched = new Map();
+        const result = super._loadData(...arguments);
+        this.pbxLoading = null;
+        return result;
     }
 
     _getSubGroups(groupBy, params) {
-        const { resModel, groupDomain, measureSpecs, kwargs, mapping } = params;
-        const key = JSON.stringify(groupBy);
-        if (this.useSampleModel) {
+        if (this.orm.isSample) {
             // The sample data of an empty report come from Odoo's sample server.
             return super._getSubGroups(groupBy, params);
         }
-        if (!mapping[key]) {
-            let batch = this.pbxBatches.get(mapping);
-            if (!batch) {
-                batch = { groupBys: [] };
-                batch.promise = Promise.resolve().then(() =>
-                    this.orm.call(
-                        resModel,
-                        "read_group_batch",
-                        [groupDomain, measureSpecs, batch.groupBys],
-                        { context: kwargs.context }
-                    )
-                );
-                this.pbxBatches.set(mapping, batch);
-            }
-            const index = batch.groupBys.push(groupBy) - 1;
-            mapping[key] = batch.promise.then((results) => results[index]);
+        const { resModel, groupDomain, measureSpecs, kwargs, mapping } = params;
+        const key = JSON.stringify(groupBy);
+        if (mapping[key]) {
+            return mapping[key];
         }
+        const batchKey = JSON.stringify([groupDomain, measureSpecs]);
+        let batch = this.pbxPrefetched.get(batchKey);
+        if (!batch || !(key in batch.index)) {
+            batch = this.pbxBatches.get(mapping);
+        }
+        if (!batch) {
+            batch = { groupBys: [], index: {} };
+            batch.promise = Promise.resolve().then(() =>
+                this.orm.call(
+                    resModel,
+                    "read_group_batch",
+                    [groupDomain, measureSpecs, batch.groupBys],
+                    { context: kwargs.context }
+                )
+            );
+            this.pbxBatches.set(mapping, batch);
+            if (!groupBy.length && this.pbxLoading) {
+                const { fullRowGroupBys, fullColGroupBys } = this.pbxLoading;
+                const divisors = cartesian(sections(fullRowGroupBys), sections(fullColGroupBys));
+                for (const [rowGroupBy, colGroupBy] of divisors) {
+                    this._pbxAdd(batch, this._getGroupBySpecs(rowGroupBy, colGroupBy));
+                }
+                this.pbxPrefetched.set(batchKey, batch);
+            }
+        }
+        this._pbxAdd(batch, groupBy);
+        mapping[key] = batch.promise.then((results) => results[batch.index[key]]);
         return mapping[key];
+    }
+
+    _pbxAdd(batch, groupBy) {
+        const key = JSON.stringify(groupBy);
+        if (!(key in batch.index)) {
+            batch.index[key] = batch.groupBys.push(groupBy) - 1;
+        }
     }
 }
 

@@ -22,11 +22,29 @@ registry.category("web_tour.tours").add("clinic_pbx_calls_report_tour", {
         {
             content: "Group by the hours",
             trigger: grouping("hours"),
-            run: "click",
+            run() {
+                window.__pbxRequests = [];
+                const open = XMLHttpRequest.prototype.open;
+                XMLHttpRequest.prototype.open = function (method, url, ...rest) {
+                    window.__pbxRequests.push(String(url));
+                    return open.call(this, method, url, ...rest);
+                };
+                this.anchor.click();
+            },
         },
         {
             content: "Rows are hours of the day",
             trigger: `.o_pivot_view:has(${grouping("hours")}.active) tbody th:contains(09:00)`,
+        },
+        {
+            content: "The whole table came in one request",
+            trigger: ".o_pivot_view",
+            run() {
+                const reads = window.__pbxRequests.filter((url) => url.includes("/pbx.call/read_group"));
+                if (reads.length !== 1 || !reads[0].endsWith("/read_group_batch")) {
+                    throw new Error(`expected one read_group_batch, got ${JSON.stringify(reads)}`);
+                }
+            },
         },
         {
             content: "Group by the employees and days",
