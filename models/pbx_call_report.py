@@ -36,9 +36,13 @@ REPORT_FIELDS = ("start_hour", "answered_pct", "service_level_pct", "missed_open
 
 QUARTER_HOUR = 900  # seconds
 SLOT_GRANULARITIES = ("hour", "day", "month", "quarter", "year")
-REPORT_INDEX_COLUMNS = (
-    "start_slot", "direction", "disposition", "talk_seconds", "wait_seconds",
-    "user_id", "missed", "called_back",
+# The covering index holds what the report groups and averages, and what
+# the record rules and the list's count read (id, user_id), so neither has
+# to visit the table.
+COVER_INDEX = "pbx_call_company_start_cover_index"
+COVER_INDEX_COLUMNS = (
+    "id", "start_slot", "direction", "disposition", "talk_seconds",
+    "wait_seconds", "user_id", "missed", "called_back",
 )  # fmt: skip
 
 DIRECTION_ORDER = {"outgoing": 0, "incoming": 1, "internal": 2}
@@ -92,9 +96,10 @@ class PbxCall(models.Model):
         result = super().init()
         self.env.cr.execute(
             SQL(
-                "CREATE INDEX IF NOT EXISTS pbx_call_report_index "
-                "ON pbx_call (company_id, start) INCLUDE (%s)",
-                SQL(", ").join(map(SQL.identifier, REPORT_INDEX_COLUMNS)),
+                "CREATE INDEX IF NOT EXISTS %s ON pbx_call (company_id, start) "
+                "INCLUDE (%s)",
+                SQL.identifier(COVER_INDEX),
+                SQL(", ").join(map(SQL.identifier, COVER_INDEX_COLUMNS)),
             )
         )
         return result
