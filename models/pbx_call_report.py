@@ -20,7 +20,6 @@ index holds the columns the report reads, so it scans the index only.
 """
 
 from bisect import bisect_right
-from datetime import datetime
 
 import pytz
 
@@ -109,7 +108,9 @@ class PbxCall(models.Model):
         for call in self:
             start = call.start
             call.start_slot = start and start.replace(
-                minute=start.minute - start.minute % 15, second=0, microsecond=0
+                minute=start.minute - start.minute % (QUARTER_HOUR // 60),
+                second=0,
+                microsecond=0,
             )
 
     @api.depends_context("tz")
@@ -194,7 +195,7 @@ class PbxCall(models.Model):
         The first offset applies before the others; each next one from its
         UTC moment ``since`` on.
         """
-        now = datetime.utcnow()
+        now = fields.Datetime.now()
         times = getattr(tz, "_utc_transition_times", None)
         if not times:
             return [(None, int(tz.utcoffset(now).total_seconds()))]
@@ -240,31 +241,15 @@ class PbxCall(models.Model):
         if "direction" in groupby_terms:
             groupby_terms = dict(groupby_terms)
             groupby_terms["direction"] = SQL(
-                "(CASE %s WHEN 'outgoing' THEN 0 WHEN 'incoming' THEN 1 ELSE 2 END)",
+                "(CASE %s %s ELSE %s END)",
                 groupby_terms["direction"],
+                SQL(" ").join(
+                    SQL("WHEN %s THEN %s", value, rank)
+                    for value, rank in DIRECTION_ORDER.items()
+                ),
+                len(DIRECTION_ORDER),
             )
         return super()._read_group_orderby(order, groupby_terms, query)
-
-    def _pbx_read_group(
-        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
-        order=None,
-    ):  # fmt: skip
-        groupby = list(groupby)
-        if (
-            groupby[:1] == ["user_id"]
-            and not offset
-            and not limit
-            and order in (None, ",".join(groupby))
-        ):
-            # Admins by name, sorted here: ordering by name in SQL would join
-            # the users to every call and group a million rows by their names.
-            rows = super()._read_group(domain, groupby, aggregates, having)
-            return sorted(
-                rows, key=lambda row: (not row[0], row[0].name or "", row[0].login)
-            )
-        return super()._read_group(
-            domain, groupby, aggregates, having, offset, limit, order
-        )
 
     @api.model
     def _read_group_format_result(self, rows_dict, lazy_groupby):
@@ -289,20 +274,16 @@ class PbxCall(models.Model):
                 if "__range" in one:
                     row.setdefault("__range", {})[group] = one["__range"][group]
                 domains.append(one["__domain"])
-        base = rows_dict[0]["__domain"] if rows_dict else None
-        if any(row["__domain"] is not base for row in rows_dict):
-            for row, domains in zip(rows_dict, extra_domains, strict=True):
-                row["__domain"] = expression.AND([row["__domain"], *domains])
-            return
-        # One read_group domain for all rows: normalise it once, and each
-        # group value's domain once, then join them as AND() would.
+        # The read_group domain is one list shared by all rows: normalise it
+        # once, each group value's domain once, and join them as AND() would.
         normal = {}
         for row, domains in zip(rows_dict, extra_domains, strict=True):
-            parts = [base, *domains]
+            parts = [row["__domain"], *domains]
             for part in parts:
                 if id(part) not in normal:
                     normal[id(part)] = expression.normalize_domain(part)
             row["__domain"] = self._pbx_and([normal[id(part)] for part in parts])
+        return None
 
     @api.model
     def _pbx_and(self, domains):
@@ -488,16 +469,24 @@ class PbxCall(models.Model):
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
         order=None,
     ):  # fmt: skip
-        if (
-            self.env.context.get("pbx_read_group_rows")
-            and not having
+        groupby = list(groupby)
+        default_order = (
+            not having
             and not offset
             and not limit
-            and order in (None, ",".join(groupby))
-        ):
-            rows = self._pbx_rows_from_finest(list(groupby), list(aggregates))
+            and (order in (None, ",".join(groupby)))
+        )
+        if default_order and self.env.context.get("pbx_read_group_rows"):
+            rows = self._pbx_rows_from_finest(groupby, list(aggregates))
             if rows is not None:
                 return rows
-        return self._pbx_read_group(
+        if default_order and groupby[:1] == ["user_id"]:
+            # Admins by name, sorted here: ordering by name in SQL would join
+            # the users to every call and group a million rows by their names.
+            rows = super()._read_group(domain, groupby, aggregates)
+            return sorted(
+                rows, key=lambda row: (not row[0], row[0].name or "", row[0].login)
+            )
+        return super()._read_group(
             domain, groupby, aggregates, having, offset, limit, order
         )

@@ -6,6 +6,7 @@ from unittest.mock import patch
 import pytz
 from lxml import etree
 
+from odoo.models import BaseModel
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
@@ -278,15 +279,15 @@ class TestCallsReport(TransactionCase):
         )
         self.assertEqual(single[0][0]["__count"], 0)
         # ... and reads the calls once.
-        Model = type(self.Report)
-        original = Model._pbx_read_group
+        original = BaseModel._read_group
         scans = []
 
         def counting(model, *args, **kwargs):
-            scans.append(args)
+            if model._name == "pbx.call":
+                scans.append(args)
             return original(model, *args, **kwargs)
 
-        with patch.object(Model, "_pbx_read_group", counting):
+        with patch.object(BaseModel, "_read_group", counting):
             self.Report.read_group_batch(domain, fields, groupbys)
         self.assertEqual(len(scans), 1)
 

@@ -29,10 +29,14 @@ export const CALLS_REPORT_GROUPINGS = [
     },
 ];
 
+function searchItem(searchModel, name) {
+    return Object.values(searchModel.searchItems).find((item) => item.name === name);
+}
+
 function specsOf(searchModel, grouping) {
     return grouping.filters.map(([name, interval]) => {
-        const item = Object.values(searchModel.searchItems).find((i) => i.name === name);
-        return interval ? `${item.fieldName}:${interval}` : item.fieldName;
+        const { fieldName } = searchItem(searchModel, name);
+        return interval ? `${fieldName}:${interval}` : fieldName;
     });
 }
 
@@ -62,7 +66,7 @@ export class CallsReportGroupings extends Component {
             ["groupBy", "dateGroupBy"].includes(searchModel.searchItems[queryElem.searchItemId].type);
         searchModel.query = searchModel.query.filter((queryElem) => !isGroupBy(queryElem));
         for (const [name, interval] of grouping.filters) {
-            const item = Object.values(searchModel.searchItems).find((i) => i.name === name);
+            const item = searchItem(searchModel, name);
             searchModel.query.push(
                 interval ? { searchItemId: item.id, intervalId: interval } : { searchItemId: item.id }
             );
