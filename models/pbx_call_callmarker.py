@@ -1,4 +1,5 @@
 import hmac
+import re
 from datetime import timedelta, timezone
 
 from odoo import api, fields, models
@@ -175,7 +176,7 @@ class PbxCall(models.Model):
         Call = self.sudo().with_context(active_test=False)
         skipped, by_id = [], {}
         for result in results:
-            if not result.call_id.isdigit():
+            if not re.fullmatch(r"[0-9]{1,18}", result.call_id):
                 skipped.append((result.call_id, "not a call id of this database"))
                 continue
             by_id.setdefault(int(result.call_id), []).append(result)

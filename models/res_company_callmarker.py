@@ -12,6 +12,9 @@ from ..tools.http_service import ServiceAuthError, ServiceError
 _logger = logging.getLogger(__name__)
 
 FIRST_PULL_WINDOW = timedelta(days=1)
+# A long pause is caught up a day per run, so one run never asks for more
+# results than the adapter reads in one go.
+MAX_PULL_WINDOW = timedelta(days=1)
 TIMEOUT = (5, 30)  # connect, read (seconds)
 MAX_TIME_LAG = 24 * 60
 MAX_SKIPPED_SHOWN = 20
@@ -27,8 +30,11 @@ CONFIG_FIELDS = (
 
 
 def _is_http_url(value):
-    parts = urllib.parse.urlsplit(value or "")
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
+    try:
+        parts = urllib.parse.urlsplit(value or "")
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
 
 
 class ResCompany(models.Model):
@@ -196,13 +202,13 @@ class ResCompany(models.Model):
             return
         except ServiceError as error:
             errors.append(_("Sending calls: %(error)s", error=error))
-        since = (self.callmarker_pulled_until or now - FIRST_PULL_WINDOW) - timedelta(
-            minutes=self.callmarker_time_lag
-        )
+        start = self.callmarker_pulled_until or now - FIRST_PULL_WINDOW
+        end = min(now, start + MAX_PULL_WINDOW)
+        since = start - timedelta(minutes=self.callmarker_time_lag)
         try:
             with requests.Session() as session:
                 results, skipped = adapter.fetch_results(
-                    config, since, now, session=session
+                    config, since, end, session=session
                 )
         except ServiceAuthError as error:
             self._callmarker_pause(error)
@@ -216,7 +222,7 @@ class ResCompany(models.Model):
             skipped += unknown
             self.write(
                 {
-                    "callmarker_pulled_until": now,
+                    "callmarker_pulled_until": end,
                     "callmarker_skipped": self._skipped_text(skipped),
                 }
             )

@@ -427,6 +427,24 @@ class TestCallmarkerResults(CallmarkerMixin, TransactionCase):
         self.assertEqual(second["to"], "2026-11-05T12:30:00Z")
         self.assertEqual(second["integration_id"], "clinic-42")
 
+    def test_a_long_pause_is_caught_up_a_day_per_run(self):
+        self.company.sudo().callmarker_pulled_until = NOW - timedelta(days=3)
+        self.sync()
+        self.assertEqual(self.mock.result_queries[-1]["to"], "2026-11-03T12:00:00Z")
+        self.assertEqual(self.company.callmarker_pulled_until, NOW - timedelta(days=2))
+        self.sync()
+        self.sync()
+        self.assertEqual(self.mock.result_queries[-1]["to"], "2026-11-05T12:00:00Z")
+        self.assertEqual(self.company.callmarker_pulled_until, NOW)
+
+    def test_an_unusable_url_is_reported_not_raised(self):
+        # Written past the settings' checks (RPC, company form).
+        self.company.sudo().callmarker_call_data_url = "http://:80/results"
+        with mute_logger(*MUTE):
+            self.sync()
+        self.assertIn("must start with http", self.company.callmarker_last_error)
+        self.assertFalse(self.company.callmarker_pulled_until)
+
     def test_all_pages_are_read(self):
         calls = [self.finished_call(f"p{i}") for i in range(5)]
         self.mock.page_size = 2
@@ -449,6 +467,7 @@ class TestCallmarkerResults(CallmarkerMixin, TransactionCase):
             result(foreign),
             "not an object",
             {"call_id": str(self.c2.id), "tags": []},
+            result(self.c2, call_id="²"),
         ]
         with mute_logger(*MUTE):
             self.sync()
@@ -458,6 +477,7 @@ class TestCallmarkerResults(CallmarkerMixin, TransactionCase):
         skipped = self.company.callmarker_skipped
         self.assertIn(f"{self.c2.id}: score value must be a number", skipped)
         self.assertIn(f"{foreign.id}: no such call in this company", skipped)
+        self.assertIn("²: not a call id of this database", skipped)
         self.assertIn("a result must be an object", skipped)
         self.assertIn("analyzed_at must be an ISO 8601 time", skipped)
         self.assertFalse(self.company.callmarker_last_error, "the run itself worked")
@@ -611,6 +631,16 @@ class TestCallmarkerSettings(CallmarkerMixin, TransactionCase):
                 callmarker_token="secret",
             )
         self.assertIn("Call Data URL must start with http", str(caught.exception))
+
+        for url in ("http://:80/results", "http://[::1/results"):
+            with self.assertRaises(ValidationError, msg=url):
+                self.settings(
+                    callmarker_enabled=True,
+                    callmarker_call_data_url=url,
+                    callmarker_request_data_url="https://callmarker.example/calls",
+                    callmarker_integration_id="clinic-42",
+                    callmarker_token="secret",
+                )
 
         with self.assertRaises(ValidationError):
             self.settings(

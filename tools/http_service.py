@@ -87,9 +87,14 @@ def request_json(
     logged. ``sleep`` is injectable so tests need not wait for real.
     """
     http = session or requests
-    display = redact_url(
-        requests.Request(method, url, params=params).prepare().url, secrets
-    )
+    try:
+        display = redact_url(
+            requests.Request(method, url, params=params).prepare().url, secrets
+        )
+    except (requests.RequestException, ValueError) as error:
+        raise ServiceError(
+            f"{method}: the URL is not usable ({type(error).__name__})"
+        ) from error
     attempt = 0
     while True:
         try:
