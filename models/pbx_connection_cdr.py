@@ -5,7 +5,7 @@ from datetime import timedelta
 import psycopg2
 
 from odoo import _, api, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.cdr_fold import fold_rows
@@ -33,6 +33,24 @@ MAX_LISTED_PROBLEMS = 20
 
 class PbxConnection(models.Model):
     _inherit = "pbx.connection"
+
+    def write(self, vals):
+        # The stored credentials go wherever these point: only an
+        # administrator may move them elsewhere.
+        moved = {"cdr_host", "cdr_port", "recordings_base_url"} & set(vals)
+        if moved and not self.env.is_system() and not self.env.su:
+            for connection in self.sudo():
+                has_secret = connection.cdr_password or connection.recordings_password
+                if has_secret and any(connection[f] != vals[f] for f in moved):
+                    raise AccessError(
+                        _(
+                            "Only an administrator can change where %(name)s "
+                            "sends its stored passwords (database host and port, "
+                            "recordings URL).",
+                            name=connection.name,
+                        )
+                    )
+        return super().write(vals)
 
     @api.constrains("kind", "cdr_table")
     def _check_cdr_table(self):

@@ -53,3 +53,28 @@ class TestAccess(TransactionCase):
         self.assertFalse(Call.has_access("create"))
         self.assertFalse(Call.has_access("unlink"))
         self.assertTrue(Call.has_access("read"))
+
+    def test_only_an_administrator_moves_stored_passwords(self):
+        connection = self.env["pbx.connection"].create(
+            {
+                "name": "CDR with password",
+                "kind": "freepbx_cdr",
+                "cdr_host": "10.0.0.5",
+                "cdr_password": "s3cret",
+                "recordings_base_url": "https://pbx.clinic.example/monitor/",
+            }
+        )
+        as_manager = connection.with_user(self.users["manager"])
+        for vals in (
+            {"cdr_host": "attacker.example"},
+            {"cdr_port": 3307},
+            {"recordings_base_url": "https://attacker.example/"},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                as_manager.write(vals)
+        self.assertEqual(connection.cdr_host, "10.0.0.5")
+        # Other settings, and the same values again, stay theirs to change.
+        as_manager.write({"cdr_overlap_minutes": 90, "cdr_host": "10.0.0.5"})
+        self.assertEqual(connection.cdr_overlap_minutes, 90)
+        connection.write({"cdr_host": "10.0.0.6"})  # an administrator
+        self.assertEqual(connection.cdr_host, "10.0.0.6")
