@@ -107,6 +107,19 @@ class TestEventApi(EventApiMixin, HttpCase):
         self.assertEqual(response.json()["details"][0]["field"], "time")
         self.assertFalse(self.calls())
 
+    def test_far_years_and_blank_extensions_are_400_not_500(self):
+        for field, bad in (
+            ("time", "0001-01-01T00:00:00+01:00"),
+            ("time", "9999-12-31T23:00:00Z"),
+            ("rang_extensions", ["101", "  "]),
+        ):
+            with self.subTest(bad=bad):
+                event = {**cdr_event("odd", T0), field: bad}
+                response = self.post_events([event], self.token)
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(response.json()["details"][0]["field"], field)
+        self.assertFalse(self.calls())
+
     def test_not_json_is_415_and_bad_json_is_400(self):
         self.assertEqual(
             self.post_events([], self.token, content_type="text/plain").status_code, 415

@@ -23,6 +23,7 @@ MAX_EXTENSION = 32
 MAX_URL = 2048
 MAX_SECONDS = 7 * 24 * 3600
 MAX_REVISION = 999999
+MIN_YEAR, MAX_YEAR = 2000, 2100  # far years overflow the durations added later
 
 REQUIRED = {
     "ringing": ("direction", "from", "to", "extension"),
@@ -54,11 +55,14 @@ def parse_time(value):
         text = text[:-1] + "+00:00"
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            return None
+        moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         return None
-    if moment.tzinfo is None:
+    if not MIN_YEAR <= moment.year <= MAX_YEAR:
         return None
-    return moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return moment
 
 
 def _text(event, key, index, limit, errors, required):
@@ -124,7 +128,11 @@ def validate_event(index, event):
         moment = parse_time(event.get("time"))
         if moment is None:
             errors.append(
-                EventError(index, "time", "must be ISO 8601 with a UTC offset")
+                EventError(
+                    index,
+                    "time",
+                    "must be ISO 8601 with a UTC offset, years 2000 to 2100",
+                )
             )
     clean = {
         "type": etype,
@@ -167,7 +175,11 @@ def validate_event(index, event):
             )
         else:
             for ext in rang:
-                if not isinstance(ext, str) or not ext or len(ext) > MAX_EXTENSION:
+                if (
+                    not isinstance(ext, str)
+                    or not ext.strip()
+                    or len(ext) > MAX_EXTENSION
+                ):
                     errors.append(
                         EventError(
                             index, "rang_extensions", "must be a list of extensions"
