@@ -726,12 +726,15 @@ class PbxCall(models.Model):
                 ("start", ">=", low),
                 ("start", "<=", high),
                 ("direction", "in", ("incoming", "outgoing")),
+                ("company_id", "in", self.company_id.ids),
             ],
             order="start, id",
         )
+        # A clinic calls back its own missed calls: another company reaching
+        # the same number does not count.
         by_key = defaultdict(list)
         for call in related:
-            by_key[call.external_key].append(call)
+            by_key[call.company_id.id, call.external_key].append(call)
         for calls in by_key.values():
             reached = [
                 c for c in calls if c.state == "done" and c.disposition == "answered"
@@ -755,6 +758,7 @@ class PbxCall(models.Model):
                 if (
                     missed.called_back != vals["called_back"]
                     or missed.callback_call_id.id != vals["callback_call_id"]
+                    or missed.callback_delay != vals["callback_delay"]
                 ):
                     missed.write(vals)
 
@@ -775,7 +779,7 @@ class PbxCall(models.Model):
             for call in company_calls:
                 p_ids = partners.get(call.external_key, [])
                 l_ids = leads.get(call.external_key, [])
-                if p_ids != call.partner_ids.ids or set(l_ids) != set(
+                if set(p_ids) != set(call.partner_ids.ids) or set(l_ids) != set(
                     call.lead_ids.ids
                 ):
                     call.write(

@@ -90,6 +90,23 @@ class TestCallbacks(TransactionCase):
         self.assertTrue(missed.called_back)
         self.assertEqual(missed.callback_call_id, back)
 
+    def test_another_clinic_reaching_the_number_does_not_call_back(self):
+        missed = self.missed()
+        other = self.env["res.company"].create({"name": "Other Clinic"})
+        other_connection, _token = make_connection(
+            self.env, name="Other PBX", company=other
+        )
+        raw = cdr_event(
+            "other-back",
+            (T0 + timedelta(minutes=10)).isoformat(),
+            direction="outgoing",
+            **{"from": "102", "to": CALLER},
+        )
+        self.Call._ingest_events(other_connection, [validate_event(0, raw)])
+        self.assertFalse(missed.called_back)
+        back = self.call_back(T0 + timedelta(minutes=20))
+        self.assertEqual(missed.callback_call_id, back)
+
     def test_other_numbers_do_not_call_back(self):
         missed = self.missed()
         self.call_back(T0 + timedelta(minutes=5), number="+79169999999")
