@@ -120,6 +120,10 @@ class TestCalltouchErrors(CalltouchCase):
             {"callId": 3003, "timestamp": "yesterday", "date": "soon"}, when=T
         )
         self.server.add_request({"requestId": "x1", "date": 1769331600000}, when=T)
+        self.server.add_request(
+            {"requestId": 4004, "date": 1769331600000, "client": {"phones": 7}},
+            when=T,
+        )
         with self.assertLogs(
             "odoo.addons.clinic_pbx.tools.calltouch", "WARNING"
         ) as logs:
@@ -129,7 +133,8 @@ class TestCalltouchErrors(CalltouchCase):
         self.assertIn("no callId", reasons)
         self.assertIn("call 3003: no usable timestamp or date", reasons)
         self.assertIn("is not a Calltouch id", reasons)
-        self.assertIn("3 malformed records skipped", self.company.calltouch_last_result)
+        self.assertIn("request 4004: client.phones is not a list", reasons)
+        self.assertIn("4 malformed records skipped", self.company.calltouch_last_result)
 
     def test_a_swapped_date_format_is_refused_by_calltouch(self):
         # What the local Calltouch does with the other endpoint's format, so

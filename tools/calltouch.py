@@ -218,6 +218,15 @@ def parse_call(raw, tz):
     return values
 
 
+def _items(value, request_id, what):
+    """The list a request record holds under ``what``; raises BadRecord."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRecord(f"request {request_id}: {what} is not a list")
+    return value
+
+
 def parse_request(raw, tz):
     """A requests-journal record as a plain dict; raises BadRecord."""
     if not isinstance(raw, dict):
@@ -231,14 +240,14 @@ def parse_request(raw, tz):
     client = raw.get("client") if isinstance(raw.get("client"), dict) else {}
     session = raw.get("session") if isinstance(raw.get("session"), dict) else {}
     phones = []
-    for item in client.get("phones") or []:
+    for item in _items(client.get("phones"), request_id, "client.phones"):
         number = (
             caller_number(item.get("phoneNumber")) if isinstance(item, dict) else None
         )
         if number and number not in phones:
             phones.append(number)
     email = None
-    for item in client.get("contacts") or []:
+    for item in _items(client.get("contacts"), request_id, "client.contacts"):
         if isinstance(item, dict) and str(item.get("contactType", "")).upper() == (
             "EMAIL"
         ):
@@ -247,7 +256,7 @@ def parse_request(raw, tz):
                 email = value
                 break
     comments = []
-    for item in raw.get("comments") or []:
+    for item in _items(raw.get("comments"), request_id, "comments"):
         text = clean_text(item.get("comment"), 2000) if isinstance(item, dict) else None
         if text:
             comments.append(text)
