@@ -157,9 +157,11 @@ class PbxTouch(models.Model):
     @api.onchange("call_id")
     def _onchange_call_id(self):
         """A touch logged for a call takes the call's number, patient and time."""
-        call = self.call_id.sudo()
-        if not call:
+        # Only a call the user may read lends its details; read them as
+        # superuser then, as the lead may be out of a receptionist's reach.
+        if not self.call_id or not self.call_id.has_access("read"):
             return
+        call = self.call_id.sudo()
         self.phone = self.phone or call.external_key or call.src
         self.partner_id = self.partner_id or call.partner_id
         self.lead_id = self.lead_id or call.lead_ids[:1]

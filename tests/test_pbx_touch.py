@@ -58,6 +58,18 @@ class TestPbxTouch(TransactionCase):
         self.assertEqual(form.record.call_id, self.call)
         self.assertEqual(action["context"]["default_partner_id"], self.patient.id)
 
+    def test_a_call_the_user_may_not_read_lends_nothing(self):
+        outsider_call = self.env["pbx.call"]._ingest_events(
+            self.connection,
+            [validate_event(0, cdr_event("call-2", T0, extension="109"))],
+        )[2]
+        user = self.users["user"]
+        self.assertFalse(outsider_call.with_user(user).has_access("read"))
+        touch = self.env["pbx.touch"].with_user(user).new({"call_id": outsider_call.id})
+        touch._onchange_call_id()
+        self.assertFalse(touch.phone)
+        self.assertFalse(touch.partner_id)
+
     def test_typing_a_known_number_finds_the_patient(self):
         Touch = self.env["pbx.touch"].with_user(self.users["user"])
         with Form(Touch) as form:
