@@ -160,8 +160,10 @@ class PbxCall(models.Model):
                 }
             )
         other_leads = leads.filtered(lambda lead: lead.partner_id not in partners)
+        # Counted from the last ring: a caller may wait in a queue for minutes
+        # before a phone rings.
         now = fields.Datetime.now()
-        age = (now - (call.create_date or now)).total_seconds()
+        age = (now - (call.write_date or now)).total_seconds()
         return {
             "call_id": call.id,
             "caller": call.src or "",
@@ -269,9 +271,9 @@ class PbxCall(models.Model):
                 ("state", "=", "ringing"),
                 ("direction", "=", "incoming"),
                 ("rang_user_ids", "in", user.ids),
-                ("create_date", ">=", since),
+                ("write_date", ">=", since),
             ],
-            order="create_date, id",
+            order="write_date, id",
             limit=20,
         )
         return [call._pbx_popup_ring_payload() for call in calls]

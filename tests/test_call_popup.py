@@ -377,8 +377,25 @@ class TestRingingOnOpen(PopupCase):
     def test_calls_ringing_for_too_long_are_not_shown(self):
         call = self.ingest(ringing("c1"))
         self.env.cr.execute(
-            "UPDATE pbx_call SET create_date = %s WHERE id = %s",
-            (fields.Datetime.now() - timedelta(minutes=10), call.id),
+            "UPDATE pbx_call SET create_date = %s, write_date = %s WHERE id = %s",
+            (fields.Datetime.now() - timedelta(minutes=10),) * 2 + (call.id,),
         )
-        call.invalidate_recordset(["create_date"])
+        call.invalidate_recordset(["create_date", "write_date"])
         self.assertEqual(self.env["pbx.call"].with_user(self.a).pbx_popup_ringing(), [])
+
+    def test_a_call_that_waited_in_a_queue_rings_in_full(self):
+        call = self.ingest(ringing("c1", extension="102"))
+        self.env.cr.execute(
+            "UPDATE pbx_call SET create_date = %s, write_date = %s WHERE id = %s",
+            (fields.Datetime.now() - timedelta(minutes=10),) * 2 + (call.id,),
+        )
+        call.invalidate_recordset(["create_date", "write_date"])
+        # Ten minutes later a phone of the shared extension 101 rings.
+        self.ingest(
+            ringing(
+                "c1", time="2026-11-05T09:27:30+03:00", rang_extensions=["101", "102"]
+            )
+        )
+        (payload,) = self.env["pbx.call"].with_user(self.a).pbx_popup_ringing()
+        self.assertEqual(payload["call_id"], call.id)
+        self.assertGreater(payload["expires_in"], 250)

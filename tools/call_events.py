@@ -268,10 +268,14 @@ def merge_events(state, events):
                 key = "0|%06d|%s|%s" % (MAX_REVISION - revision, _iso(moment), fp)
             else:
                 key = "1|%s|%s" % (_iso(moment), fp)
+            rang = event["rang_extensions"]
+            if not rang and etype == "ringing" and event["extension"]:
+                rang = [event["extension"]]
+            # Every phone that rang, whichever event said so first: a queue or
+            # a transfer rings more phones after the call began.
+            rang = sorted(set(new.get("rang_extensions") or []) | set(rang))
+            new["rang_extensions"] = rang
             if not new.get("header_key") or key < new["header_key"]:
-                rang = event["rang_extensions"]
-                if not rang and etype == "ringing" and event["extension"]:
-                    rang = [event["extension"]]
                 new.update(
                     header_key=key,
                     start=moment,
