@@ -133,6 +133,12 @@ def ensure_calls_db(ctx, name, count):
         if pending:
             Call._ingest_events(connection, pending)
             env.cr.commit()
-    with ctx.pg(name) as cn, cn.cursor() as cr:
-        cr.execute("ANALYZE")
+    # A clinic's database is vacuumed by autovacuum in the background; the
+    # benchmarks measure that steady state, not the minutes right after a
+    # million calls were ingested.
+    cn = ctx.pg(name)
+    cn.autocommit = True
+    with cn.cursor() as cr:
+        cr.execute("VACUUM ANALYZE")
+    cn.close()
     return time.perf_counter() - started

@@ -46,6 +46,17 @@ _MERGE_KEYS = (
 )
 
 
+def total_duration(talk_seconds, wait_seconds):
+    """A call's total duration: wait time plus talk time, in seconds."""
+    return (talk_seconds or 0) + (wait_seconds or 0)
+
+
+def has_recording(merge_state):
+    """Whether the PBX gave a recording of the call (its merged events)."""
+    state = merge_state or {}
+    return bool(state.get("end_recording_url") or state.get("live_recording_url"))
+
+
 class _IngestLookups:
     """What one ingestion batch looks up once: its PBX and users by extension."""
 
@@ -253,15 +264,12 @@ class PbxCall(models.Model):
     @api.depends("talk_seconds", "wait_seconds")
     def _compute_total_seconds(self):
         for call in self:
-            call.total_seconds = (call.talk_seconds or 0) + (call.wait_seconds or 0)
+            call.total_seconds = total_duration(call.talk_seconds, call.wait_seconds)
 
     @api.depends("merge_state")
     def _compute_has_recording(self):
         for call in self:
-            state = call.merge_state or {}
-            call.has_recording = bool(
-                state.get("end_recording_url") or state.get("live_recording_url")
-            )
+            call.has_recording = has_recording(call.merge_state)
 
     @api.depends("partner_ids", "lead_ids")
     def _compute_contact_display(self):
@@ -450,9 +458,10 @@ class PbxCall(models.Model):
 
         Does what create() does for pbx.call, whose rows only _ingest_events
         creates: column values (with defaults) in one INSERT, many2many links
-        in one INSERT per relation, then the stored computed fields of every
-        part of the module are marked to compute for the new rows. Extend
-        _after_ingest(), not create(), to act on new calls.
+        in one INSERT per relation; the stored computed fields that
+        _insert_computed_values() gives go into the INSERT, the others of
+        every part of the module are marked to compute for the new rows.
+        Extend _after_ingest(), not create(), to act on new calls.
         """
         cr = self.env.cr
         names = list(vals_list[0])
@@ -473,11 +482,16 @@ class PbxCall(models.Model):
             "write_uid": self.env.uid,
             "write_date": now,
         }
+        # Computed columns go into the INSERT: updating every new row right
+        # after would leave a dead row version and index entries behind it.
+        computed = list(self._insert_computed_values({**defaults, **vals_list[0]}))
         columns = [name for name in names if self._fields[name].column_type]
-        columns += [name for name in defaults if name not in columns] + list(log)
+        columns += [name for name in defaults if name not in columns]
+        columns += [name for name in computed if name not in columns] + list(log)
         rows = []
         for vals in vals_list:
-            full = {**defaults, **vals, **log}
+            full = {**defaults, **vals}
+            full.update(self._insert_computed_values(full), **log)
             rows.append(
                 tuple(
                     self._fields[name].convert_to_column_insert(full[name], self, full)
@@ -513,9 +527,18 @@ class PbxCall(models.Model):
                     )
                 )
         calls = self.browse(ids)
-        calls.modified(self._fields, create=True)
+        with self.env.protecting([self._fields[name] for name in computed], calls):
+            calls.modified(self._fields, create=True)
         calls._validate_fields(columns)
         return calls
+
+    def _insert_computed_values(self, vals):
+        """{field: value} of the stored computed fields of a new call with
+        the column values ``vals``, as their compute methods give them."""
+        return {
+            "total_seconds": total_duration(vals["talk_seconds"], vals["wait_seconds"]),
+            "has_recording": has_recording(vals.get("merge_state")),
+        }
 
     def _update_calls(self, lookups, found, by_call):
         calls = self.browse([call.id for call in found.values()])

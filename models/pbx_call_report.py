@@ -49,6 +49,15 @@ DIRECTION_ORDER = {"outgoing": 0, "incoming": 1, "internal": 2}
 HOURS = [(f"{hour:02d}", f"{hour:02d}:00") for hour in range(24)]
 
 
+def quarter_hour(start):
+    """``start`` rounded down to the quarter hour (False stays False)."""
+    return start and start.replace(
+        minute=start.minute - start.minute % (QUARTER_HOUR // 60),
+        second=0,
+        microsecond=0,
+    )
+
+
 class PbxCall(models.Model):
     _inherit = "pbx.call"
 
@@ -106,12 +115,12 @@ class PbxCall(models.Model):
     @api.depends("start")
     def _compute_start_slot(self):
         for call in self:
-            start = call.start
-            call.start_slot = start and start.replace(
-                minute=start.minute - start.minute % (QUARTER_HOUR // 60),
-                second=0,
-                microsecond=0,
-            )
+            call.start_slot = quarter_hour(call.start)
+
+    def _insert_computed_values(self, vals):
+        values = super()._insert_computed_values(vals)
+        values["start_slot"] = quarter_hour(vals["start"])
+        return values
 
     @api.depends_context("tz")
     @api.depends(

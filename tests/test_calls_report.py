@@ -291,6 +291,42 @@ class TestCallsReport(TransactionCase):
             self.Report.read_group_batch(domain, fields, groupbys)
         self.assertEqual(len(scans), 1)
 
+    def test_new_calls_are_written_once(self):
+        # A call written twice leaves a dead row version and index entries
+        # behind: a year of them doubles what the report has to read.
+        cr = self.env.cr
+
+        def written():
+            cr.execute(
+                "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables "
+                "WHERE relname = 'pbx_call'"
+            )
+            return cr.fetchone()
+
+        connection, _token = make_connection(self.env)
+        raw = [
+            cdr_event(f"once-{n}", f"2026-11-07T10:{n * 10:02d}:40+03:00",
+                      talk_seconds=60 + n, wait_seconds=7)
+            for n in range(5)
+        ]  # fmt: skip
+        raw[0]["recording_url"] = "https://pbx.example.com/rec/once-0.wav"
+        inserted, updated = written()
+        Call = self.env["pbx.call"]
+        Call._ingest_events(
+            connection, [validate_event(i, e) for i, e in enumerate(raw)]
+        )
+        self.env.flush_all()
+        self.assertEqual(written(), (inserted + 5, updated))
+        calls = Call.search(
+            [("connection_id", "=", connection.id)], order="external_id"
+        )
+        self.assertEqual(calls.mapped("total_seconds"), [67, 68, 69, 70, 71])
+        self.assertEqual(calls.mapped("has_recording"), [True] + [False] * 4)
+        self.assertEqual(
+            calls.mapped("start_slot"),
+            [datetime(2026, 11, 7, 7, minute) for minute in (0, 0, 15, 30, 30)],
+        )
+
     def test_by_the_employees_and_months(self):
         groups = self.group(["user_id", "start:month", "direction"])
         ANNA, OLGA, NOV = "Report Anna", "Report Olga", "November 2026"
