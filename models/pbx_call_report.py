@@ -12,19 +12,21 @@ and aggregates them in the database like stored columns.
 Grouping a year of calls by day must stay fast. Every UTC offset in use is
 a multiple of 15 minutes, so the day, month or hour of a call in any
 timezone is that of its start rounded down to the quarter hour
-(``start_slot``). Grouping on that column lets PostgreSQL estimate a few
-thousand groups and hash them in parallel, and the reader's offset is added
-as plain arithmetic (with a CASE for the daylight-saving changes inside the
-calls' time span) instead of a timezone conversion per row. A covering
-index holds the columns the report reads, so it scans the index only.
+(``start_slot``), and the reader's offset is added as plain arithmetic (with
+a CASE for the daylight-saving changes inside the calls' time span) instead
+of a timezone conversion per row. A covering index holds the columns the
+report reads, so it scans the index only, and the grouping query runs with
+planner settings that let PostgreSQL hash the groups in memory in parallel.
 """
 
 from bisect import bisect_right
+from contextlib import contextmanager
 
 import pytz
+from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import api, fields, models
-from odoo.models import BaseModel, parse_read_group_spec
+from odoo.models import BaseModel, parse_read_group_spec, regex_field_agg
 from odoo.osv import expression
 from odoo.tools import SQL
 from odoo.tools.query import Query
@@ -43,6 +45,15 @@ COVER_INDEX_COLUMNS = (
     "id", "start_slot", "direction", "disposition", "talk_seconds",
     "wait_seconds", "user_id", "missed", "called_back",
 )  # fmt: skip
+
+NO_RANGE = object()  # a group value without a date range
+
+# See _pbx_planner_settings().
+REPORT_PLANNER_SETTINGS = {
+    "work_mem": "64MB",
+    "jit": "off",
+    "parallel_tuple_cost": "0",
+}
 
 DIRECTION_ORDER = {"outgoing": 0, "incoming": 1, "internal": 2}
 
@@ -265,44 +276,73 @@ class PbxCall(models.Model):
         # Each group value is formatted once (date label, range, domain), not
         # once per row: a year by admin and day has ten thousand rows but a
         # few hundred distinct values.
-        extra_domains = [[] for _row in rows_dict]
+        columns = []
         for group in lazy_groupby:
             formatted, keys = {}, []
             for row in rows_dict:
                 value = row[group]
-                if isinstance(value, BaseModel):
-                    key = (value._name, tuple(value.ids))
-                else:
-                    key = value
+                key = value._ids if isinstance(value, BaseModel) else value
                 keys.append(key)
-                formatted.setdefault(key, {group: value, "__domain": []})
+                if key not in formatted:
+                    formatted[key] = {group: value, "__domain": []}
             super()._read_group_format_result(list(formatted.values()), [group])
-            for row, key, domains in zip(rows_dict, keys, extra_domains, strict=True):
-                one = formatted[key]
-                row[group] = one[group]
-                if "__range" in one:
-                    row.setdefault("__range", {})[group] = one["__range"][group]
-                domains.append(one["__domain"])
+            # Odoo ANDs each value's domain to the empty one: it comes back
+            # normalised.
+            for key, one in formatted.items():
+                domain = one["__domain"]
+                formatted[key] = (
+                    one[group],
+                    one["__range"][group] if "__range" in one else NO_RANGE,
+                    [] if domain == expression.TRUE_DOMAIN else domain,
+                )
+            columns.append((group, keys, formatted))
+        # Rows of the same dates share their __range: a year by admin and day
+        # is fifteen thousand rows, and a dict each would set off a full
+        # garbage collection of the whole server process.
+        dated = [
+            column
+            for column in columns
+            if any(one[1] is not NO_RANGE for one in column[2].values())
+        ]
+        ranges = {}
         # The read_group domain is one list shared by all rows: normalise it
-        # once, each group value's domain once, and join them as AND() would.
-        normal = {}
-        for row, domains in zip(rows_dict, extra_domains, strict=True):
-            parts = [row["__domain"], *domains]
-            for part in parts:
-                if id(part) not in normal:
-                    normal[id(part)] = expression.normalize_domain(part)
-            row["__domain"] = self._pbx_and([normal[id(part)] for part in parts])
+        # once and join the values' domains to it as AND() would.
+        bases = {}
+        for index, row in enumerate(rows_dict):
+            domain = row["__domain"]
+            known = bases.get(id(domain))
+            if known is None or known[0] is not domain:
+                base = expression.normalize_domain(domain)
+                known = bases[id(domain)] = (
+                    domain,
+                    [] if base == expression.TRUE_DOMAIN else base,
+                )
+            parts = [known[1]] if known[1] else []
+            for group, keys, formatted in columns:
+                label, _range, group_domain = formatted[keys[index]]
+                row[group] = label
+                if group_domain:
+                    parts.append(group_domain)
+            if dated:
+                dates = tuple([keys[index] for _group, keys, _formatted in dated])
+                shared = ranges.get(dates)
+                if shared is None:
+                    shared = ranges[dates] = {
+                        group: formatted[key][1]
+                        for (group, _keys, formatted), key in zip(
+                            dated, dates, strict=True
+                        )
+                    }
+                row["__range"] = shared
+            if not parts:
+                row["__domain"] = expression.TRUE_DOMAIN
+            elif any(part == expression.FALSE_DOMAIN for part in parts):
+                row["__domain"] = expression.FALSE_DOMAIN
+            else:
+                row["__domain"] = ["&"] * (len(parts) - 1) + [
+                    leaf for part in parts for leaf in part
+                ]
         return None
-
-    @api.model
-    def _pbx_and(self, domains):
-        """expression.AND() of domains that are normalised already."""
-        parts = [domain for domain in domains if domain != expression.TRUE_DOMAIN]
-        if any(domain == expression.FALSE_DOMAIN for domain in parts):
-            return expression.FALSE_DOMAIN
-        if not parts:
-            return expression.TRUE_DOMAIN
-        return ["&"] * (len(parts) - 1) + [leaf for domain in parts for leaf in domain]
 
     def _pbx_average_operand(self, fname, query):
         """SQL of the values an average of ``fname`` is taken over.
@@ -339,24 +379,57 @@ class PbxCall(models.Model):
         A pivot table asks for every row grouping by every column grouping
         (days, days by type, types, the total). When each is a part of the
         finest one and each measure adds up (count, sum, min, max, average),
-        the calls are grouped once at the finest level and the coarser
-        groups are added up from those rows.
+        the calls are grouped once at the finest level, each coarser
+        grouping is added up from the smallest finer one already added up,
+        and the groups are labelled as read_group labels them.
         """
         finest = max(groupbys, key=len, default=[])
-        plan = self._pbx_batch_plan(fields, finest)
+        aggregates = self._pbx_aggregate_names(fields)
+        plan = self._pbx_batch_plan(aggregates.values(), finest)
+        fill_temporal = self.env.context.get("fill_temporal")
         if (
             plan is None
             or len(groupbys) < 2
+            or fill_temporal
+            or isinstance(fill_temporal, dict)
             or not all(
                 self._pbx_is_subsequence(groupby, finest) for groupby in groupbys
             )
         ):
             return [self.read_group(domain, fields, g, lazy=False) for g in groupbys]
-        rows = self._read_group(domain, finest, plan)
-        batch = self.with_context(
-            pbx_read_group_rows=(tuple(finest), tuple(plan), rows)
-        )
-        return [batch.read_group(domain, fields, g, lazy=False) for g in groupbys]
+        rows = self.with_context(pbx_raw_groups=True)._read_group(domain, finest, plan)
+        levels, records = self._pbx_add_up_levels(finest, plan, rows, groupbys)
+        del rows
+        return [
+            self._pbx_batch_read_group(
+                domain, aggregates, groupby, (levels, records, plan)
+            )
+            for groupby in groupbys
+        ]
+
+    @api.model
+    def _pbx_aggregate_names(self, fields):
+        """{name in the result: aggregate spec} of read_group's ``fields``,
+        named as read_group(lazy=False) names them."""
+        names = {"__count": "__count"}
+        for spec in fields:
+            if spec == "__count":
+                continue
+            match = regex_field_agg.match(spec)
+            if not match:
+                raise ValueError(f"Invalid field specification {spec!r}.")
+            name, func, fname = match.groups()
+            if fname:
+                names[name] = f"{fname}:{func}"
+            elif func:
+                names[name] = f"{name}:{func}"
+            else:
+                if name not in self._fields:
+                    raise ValueError(f"Invalid field {name!r} on model {self._name!r}")
+                field = self._fields[name].base_field
+                if field.store and field.column_type and field.aggregator:
+                    names[name] = f"{name}:{field.aggregator}"
+        return names
 
     @api.model
     def _pbx_is_subsequence(self, groupby, finest):
@@ -364,7 +437,7 @@ class PbxCall(models.Model):
         return all(any(spec == other for other in rest) for spec in groupby)
 
     @api.model
-    def _pbx_batch_plan(self, fields, finest):
+    def _pbx_batch_plan(self, aggregates, finest):
         """The aggregates to read at the finest level, or None."""
         for spec in finest:
             fname, _property, granularity = parse_read_group_spec(spec)
@@ -374,7 +447,7 @@ class PbxCall(models.Model):
             ):
                 return None
         plan = ["__count"]
-        for spec in fields:
+        for spec in aggregates:
             if spec == "__count":
                 continue
             fname, _property, func = parse_read_group_spec(spec)
@@ -386,30 +459,114 @@ class PbxCall(models.Model):
                 plan.append(spec)
         return plan
 
-    def _pbx_rows_from_finest(self, groupby, aggregates):
-        """Rows of ``_read_group(groupby, aggregates)`` added up from the rows
-        of the batch's finest grouping, or None when they cannot be."""
-        finest, plan, finest_rows = self.env.context["pbx_read_group_rows"]
-        if not self._pbx_is_subsequence(groupby, finest):
-            return None
-        positions = [finest.index(spec) for spec in groupby]
+    @api.model
+    def _pbx_add_up_levels(self, finest, plan, rows, groupbys):
+        """The groups of each of ``groupbys`` added up from the finest rows,
+        read with ids for records (``pbx_raw_groups``).
+
+        Returns ``{groupby: {key: (aggregate values)}}`` and, for the
+        relational groupings, ``{spec: {id: record}}``. Keys and values are
+        tuples of plain values, which Python's garbage collector stops
+        tracking: ten thousand groups would otherwise bring a full
+        collection of the server process closer.
+        """
         width = len(finest)
-        originals, totals = self._pbx_add_up(finest_rows, positions, width, plan)
+        level = {row[:width]: row[width:] for row in rows}
+        records = {}
+        for n, spec in enumerate(finest):
+            field = self._fields[parse_read_group_spec(spec)[0]]
+            if field.relational:
+                found = self.env[field.comodel_name].browse(
+                    sorted({key[n] for key in level if key[n]})
+                )
+                records[spec] = {record.id: record for record in found}
+                records[spec][False] = found.browse()
+        levels = {tuple(finest): level}
+        funcs = [parse_read_group_spec(spec)[2] for spec in plan]
+        for groupby in sorted(map(tuple, groupbys), key=len, reverse=True):
+            if groupby in levels:
+                continue
+            source = min(
+                (other for other in levels if self._pbx_is_subsequence(groupby, other)),
+                key=lambda other: len(levels[other]),
+            )
+            positions = [source.index(spec) for spec in groupby]
+            levels[groupby] = self._pbx_add_up(levels[source], positions, funcs)
+        return levels, records
+
+    @api.model
+    def _pbx_add_up(self, level, positions, funcs):
+        """{key: (aggregate values)} of ``level`` grouped on the key parts at
+        ``positions``; ``funcs`` say how each aggregate adds up."""
+        totals = {}
+        for key, values in level.items():
+            part = tuple([key[i] for i in positions])
+            total = totals.get(part)
+            totals[part] = (
+                values
+                if total is None
+                else tuple(
+                    [
+                        self._pbx_add(func, current, value)
+                        for func, current, value in zip(
+                            funcs, total, values, strict=True
+                        )
+                    ]
+                )
+            )
+        return totals
+
+    @api.model
+    def _pbx_add(self, func, current, value):
+        if value is None or value is False:  # NULL, as read_group gives it
+            return current
+        if current is None or current is False:
+            return value
+        if func == "min":
+            return min(current, value)
+        if func == "max":
+            return max(current, value)
+        return current + value
+
+    def _pbx_batch_read_group(self, domain, aggregates, groupby, batch):
+        """What ``read_group(domain, fields, groupby, lazy=False)`` gives, from
+        the added-up groups of ``batch``."""
+        annotated = self._read_group_get_annotated_groupby(groupby, lazy=False)
+        names = [*annotated, *aggregates]
+        rows = [
+            dict(zip(names, row, strict=True))
+            for row in self._pbx_batch_rows(batch, groupby, aggregates.values())
+        ]
+        for row in rows:
+            row["__domain"] = domain
+        self._read_group_format_result(rows, groupby)
+        return rows
+
+    def _pbx_batch_rows(self, batch, groupby, aggregates):
+        """The rows ``_read_group(groupby, aggregates)`` gives, from the
+        added-up groups, one at a time."""
+        levels, records, plan = batch
+        totals = levels[tuple(groupby)]
         if not groupby and not totals:
-            totals[()] = [None] * len(plan)  # the total of nothing: one row, count 0
+            totals = {(): [None] * len(plan)}  # the total of nothing: count 0
         index = {spec: n for n, spec in enumerate(plan)}
         getters = []
         for spec in aggregates:
             fname, _property, func = parse_read_group_spec(spec)
             if func == "avg":
                 getters.append((index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"]))
-            elif spec in index:
-                getters.append((index[spec], None))
             else:
-                return None
-        sort_key = self._pbx_sort_key(groupby, originals)
-        result = []
-        for key in sorted(totals, key=sort_key):
+                getters.append((index[spec], None))
+        ranks = [
+            self._pbx_ranks(spec, {key[n] for key in totals}, records.get(spec))
+            for n, spec in enumerate(groupby)
+        ]
+
+        def order(key):
+            return tuple([rank[part] for rank, part in zip(ranks, key, strict=True)])
+
+        originals = [records.get(spec) for spec in groupby]
+        for key in sorted(totals, key=order):
             total = totals[key]
             values = []
             for n, count in getters:
@@ -419,83 +576,128 @@ class PbxCall(models.Model):
                     values.append(total[n] or 0)
                 else:
                     values.append(False if total[n] is None else total[n])
-            group = [
-                originals[value] if isinstance(value, tuple) else value for value in key
-            ]
-            result.append((*group, *values))
-        return result
+            yield (
+                *[
+                    part if known is None else known[part]
+                    for part, known in zip(key, originals, strict=True)
+                ],
+                *values,
+            )
 
     @api.model
-    def _pbx_add_up(self, finest_rows, positions, width, plan):
-        """{key: [aggregate values]} of the finest rows grouped on the values
-        at ``positions``, and {key part: record} for the records among them
-        (records hash slowly: the keys hold (model, id) instead)."""
-        funcs = [parse_read_group_spec(spec)[2] for spec in plan]
-        originals, totals = {}, {}
-        for row in finest_rows:
-            key = []
-            for i in positions:
-                value = row[i]
-                if isinstance(value, BaseModel):
-                    originals[value._name, value.id] = value
-                    value = (value._name, value.id)
-                key.append(value)
-            total = totals.setdefault(tuple(key), [None] * len(plan))
-            for n, value in enumerate(row[width:]):
-                if value is None or value is False:  # NULL, as read_group gives it
-                    continue
-                if total[n] is None:
-                    total[n] = value
-                elif funcs[n] == "min":
-                    total[n] = min(total[n], value)
-                elif funcs[n] == "max":
-                    total[n] = max(total[n], value)
-                else:
-                    total[n] += value
-        return originals, totals
+    def _pbx_ranks(self, spec, values, records):
+        """{value: rank}: the order read_group gives groups of ``spec``
+        (admins by name, call types in the report's order, empty last)."""
+        if records is not None:
 
-    def _pbx_sort_key(self, groupby, records):
-        """The order read_group gives groups of these keys (empty ones last)."""
-        names = {
-            key: (record.name or "", record.login or "")
-            for key, record in records.items()
-            if key[0] == "res.users" and record
-        }
+            def sort_key(value):
+                record = records[value]
+                return (not value, record.name or "", record.login or "")
 
-        def sort_key(key):
-            parts = []
-            for spec, value in zip(groupby, key, strict=True):
-                if spec == "direction":
-                    value = DIRECTION_ORDER.get(value, len(DIRECTION_ORDER))
-                elif isinstance(value, tuple):  # a record, or none
-                    value = names.get(value) if value[1] else None
-                parts.append((value is None or value is False, value or 0))
-            return parts
+        elif spec == "direction":
 
-        return sort_key
+            def sort_key(value):
+                return DIRECTION_ORDER.get(value, len(DIRECTION_ORDER))
+
+        else:
+
+            def sort_key(value):
+                return (value is None or value is False, value or 0)
+
+        return {value: rank for rank, value in enumerate(sorted(values, key=sort_key))}
+
+    @contextmanager
+    def _pbx_planner_settings(self):
+        """Planner settings for grouping many calls at once, for this query.
+
+        PostgreSQL cannot tell how many groups an expression such as the
+        reader's local day yields: for a year by admin and day it expects
+        ten times the real number, plans a sort on disk rather than a hash
+        in the default 4 MB of work memory, and compiles the query (JIT)
+        for longer than that saves. Set for this transaction only and put
+        back afterwards.
+        """
+        cr = self.env.cr
+        names = list(REPORT_PLANNER_SETTINGS)
+        cr.execute(
+            SQL(
+                "SELECT %s",
+                SQL(", ").join(SQL("current_setting(%s)", name) for name in names),
+            )
+        )
+        previous = dict(zip(names, cr.fetchone(), strict=True))
+
+        def apply(settings):
+            cr.execute(
+                SQL(
+                    "SELECT %s",
+                    SQL(", ").join(
+                        SQL("set_config(%s, %s, true)", name, value)
+                        for name, value in settings.items()
+                    ),
+                )
+            )
+
+        apply(REPORT_PLANNER_SETTINGS)
+        try:
+            yield
+        finally:
+            # After an SQL error the transaction only takes a rollback, and
+            # the rollback puts the settings back.
+            if cr._cnx.info.transaction_status != TRANSACTION_STATUS_INERROR:
+                apply(previous)
+
+    def _pbx_is_report_grouping(self, groupby):
+        for spec in groupby:
+            fname, property_name, granularity = parse_read_group_spec(spec)
+            if fname == "start_hour" or (
+                fname == "start"
+                and granularity in SLOT_GRANULARITIES
+                and not property_name
+            ):
+                return True
+        return False
 
     def _read_group(
         self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None,
         order=None,
     ):  # fmt: skip
         groupby = list(groupby)
-        default_order = (
-            not having
+        # Admins by name, sorted here: ordering by name in SQL would join the
+        # users to every call and group a million rows by their names.
+        by_admin_name = (
+            groupby[:1] == ["user_id"]
+            and not self.env.context.get("pbx_raw_groups")
+            and not having
             and not offset
             and not limit
-            and (order in (None, ",".join(groupby)))
+            and order in (None, ",".join(groupby))
         )
-        if default_order and self.env.context.get("pbx_read_group_rows"):
-            rows = self._pbx_rows_from_finest(groupby, list(aggregates))
-            if rows is not None:
-                return rows
-        if default_order and groupby[:1] == ["user_id"]:
-            # Admins by name, sorted here: ordering by name in SQL would join
-            # the users to every call and group a million rows by their names.
-            rows = super()._read_group(domain, groupby, aggregates)
-            return sorted(
-                rows, key=lambda row: (not row[0], row[0].name or "", row[0].login)
+        if by_admin_name:
+            order = None  # by the groupings' own values: admins by id
+        if self._pbx_is_report_grouping(groupby):
+            with self._pbx_planner_settings():
+                rows = super()._read_group(
+                    domain, groupby, aggregates, having, offset, limit, order
+                )
+        else:
+            rows = super()._read_group(
+                domain, groupby, aggregates, having, offset, limit, order
             )
-        return super()._read_group(
-            domain, groupby, aggregates, having, offset, limit, order
+        if not by_admin_name:
+            return rows
+        # Each admin is ranked once; the sort keeps the order of the rest.
+        users = {row[0]._ids: row[0] for row in rows}
+        ranked = sorted(
+            users,
+            key=lambda ids: (not ids, users[ids].name or "", users[ids].login),
         )
+        rank = {ids: n for n, ids in enumerate(ranked)}
+        return sorted(rows, key=lambda row: rank[row[0]._ids])
+
+    def _read_group_postprocess_groupby(self, groupby_spec, raw_values):
+        if self.env.context.get("pbx_raw_groups"):
+            fname = parse_read_group_spec(groupby_spec)[0]
+            if self._fields[fname].relational:
+                return (value or False for value in raw_values)
+        return super()._read_group_postprocess_groupby(groupby_spec, raw_values)

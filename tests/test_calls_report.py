@@ -229,7 +229,7 @@ class TestCallsReport(TransactionCase):
         fields = [
             "__count", "talk_seconds:avg", "wait_seconds:avg", "answered_pct:avg",
             "service_level_pct:avg", "missed_open_count:sum", "callback_delay:avg",
-            "total_seconds:avg",
+            "total_seconds:avg", "wait_seconds:max", "talk_seconds:min",
         ]  # fmt: skip
 
         def rounded(results):
@@ -290,6 +290,53 @@ class TestCallsReport(TransactionCase):
         with patch.object(BaseModel, "_read_group", counting):
             self.Report.read_group_batch(domain, fields, groupbys)
         self.assertEqual(len(scans), 1)
+
+    def test_groups_are_labelled_as_odoo_labels_them(self):
+        # The report formats each group value once; Odoo formats each row.
+        Model = type(self.Report)
+        for groupby in (["user_id", "start:day", "direction"], ["start_hour"],
+                        ["start:month", "user_id"], ["start:week"]):  # fmt: skip
+            for domain in ([], [("direction", "=", "incoming")], [("id", "=", 0)]):
+                with self.subTest(groupby=groupby, domain=domain):
+                    ours = self.Report.read_group(
+                        domain, ["__count"], groupby, lazy=False
+                    )
+                    with patch.object(
+                        Model,
+                        "_read_group_format_result",
+                        BaseModel._read_group_format_result,
+                    ):
+                        odoo = self.Report.read_group(
+                            domain, ["__count"], groupby, lazy=False
+                        )
+                    self.assertEqual(ours, odoo)
+
+    def test_report_queries_leave_the_database_settings_alone(self):
+        cr = self.env.cr
+
+        def settings():
+            cr.execute(
+                "SELECT current_setting('work_mem'), current_setting('jit'), "
+                "current_setting('parallel_tuple_cost')"
+            )
+            return cr.fetchone()
+
+        before = settings()
+        seen = []
+        original = type(cr).execute
+
+        def watching(cursor, query, params=None, log_exceptions=True):
+            if 'FROM "pbx_call"' in str(query) and "GROUP BY" in str(query):
+                seen.append(settings())
+            return original(cursor, query, params, log_exceptions)
+
+        with patch.object(type(cr), "execute", watching):
+            self.group(["start:day", "direction"])
+        # The grouping itself ran with room to hash its groups in memory...
+        self.assertEqual(seen, [("64MB", "off", "0")])
+        # ... and the settings are what they were for the rest of the work.
+        self.assertEqual(settings(), before)
+        self.assertNotEqual(before[0], "64MB")
 
     def test_new_calls_are_written_once(self):
         # A call written twice leaves a dead row version and index entries
