@@ -31,6 +31,12 @@ class PbxCall(models.Model):
         help="Quality of the call in percent, as rated by the call-analytics "
         "service. Empty until the call is analysed.",
     )
+    quality_scored = fields.Boolean(
+        "Scored",
+        readonly=True,
+        help="The call-analytics service gave this call a score. A result "
+        "may classify a call without scoring it.",
+    )
     quality_low = fields.Boolean(
         "Low Score",
         compute="_compute_quality_low",
@@ -54,11 +60,11 @@ class PbxCall(models.Model):
         groups="clinic_pbx.clinic_pbx_group_manager",
     )
 
-    @api.depends("quality_score", "quality_analyzed_at", "company_id")
+    @api.depends("quality_score", "quality_scored", "company_id")
     def _compute_quality_low(self):
         for call in self:
             call.quality_low = bool(
-                call.quality_analyzed_at
+                call.quality_scored
                 and call.quality_score < call.company_id.callmarker_low_score
             )
 
@@ -67,7 +73,7 @@ class PbxCall(models.Model):
             return [("id", "=", 0)]
         threshold = self.env.company.callmarker_low_score
         low = [
-            ("quality_analyzed_at", "!=", False),
+            ("quality_scored", "=", True),
             ("quality_score", "<", threshold),
         ]
         return low if (operator == "=") == value else ["!", "&", *low]
@@ -219,6 +225,8 @@ class PbxCall(models.Model):
             result.score != self.quality_score or not self.quality_analyzed_at
         ):
             vals["quality_score"] = result.score
+        if result.score is not None and not self.quality_scored:
+            vals["quality_scored"] = True
         if result.summary is not None and (result.summary or False) != (
             self.quality_summary or False
         ):

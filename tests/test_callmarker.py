@@ -6,6 +6,7 @@ from lxml import etree
 
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
+from odoo.modules.migration import load_script
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
@@ -548,6 +549,48 @@ class TestCallmarkerCallLog(CallmarkerMixin, TransactionCase):
             self.search_filter("filter_low_score") & ours, self.booking | self.complaint
         )
         self.assertEqual(self.search_filter("filter_not_analyzed") & ours, self.silent)
+
+    def test_a_call_classified_without_a_score_has_no_score(self):
+        self.mock.results = [
+            result(self.silent, score=None, checklist=None, summary=None),
+        ]
+        self.sync()
+        silent = self.silent.with_user(self.anna)
+        self.assertTrue(silent.quality_analyzed_at)
+        self.assertTrue(silent.tag_ids)
+        # Not a red "0.0": no score, not a low one.
+        self.assertFalse(silent.quality_scored)
+        self.assertFalse(silent.quality_low)
+        ours = self.booking | self.complaint | self.silent
+        self.assertEqual(self.search_filter("filter_low_score") & ours, self.booking)
+        self.assertIn(self.silent, self.search_filter("filter_analyzed"))
+        list_arch = silent.get_views([(False, "list")])["views"]["list"]["arch"]
+        score = etree.fromstring(list_arch).xpath("//field[@name='quality_score']")[0]
+        self.assertEqual(score.get("invisible"), "not quality_scored")
+        # A later analysis that scores it.
+        self.mock.results = [
+            result(self.silent, "2026-11-05T12:01:00Z", score={"value": 3, "max": 10}),
+        ]
+        self.sync(NOW + timedelta(minutes=10))
+        self.assertTrue(silent.quality_scored)
+        self.assertEqual(silent.quality_score, 30.0)
+        self.assertTrue(silent.quality_low)
+
+    def test_scores_stored_before_the_scored_flag_stay_visible(self):
+        migration = load_script(
+            "clinic_pbx/migrations/18.0.1.1.0/post-migration.py",
+            "clinic_pbx_scored_migration",
+        )
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE pbx_call SET quality_scored = NULL WHERE id IN %s",
+            [tuple(self.booking.ids + self.silent.ids)],
+        )
+        self.env.invalidate_all()
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        self.assertTrue(self.booking.quality_scored)
+        self.assertEqual(self.booking.quality_score, 40.0)
+        self.assertFalse(self.silent.quality_scored)
 
     def test_filter_and_group_by_tag(self):
         Call = self.Call.with_user(self.anna)
