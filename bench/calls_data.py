@@ -78,11 +78,13 @@ def ensure_calls_db(ctx, name, count):
         try:
             with ctx.pg(name) as cn, cn.cursor() as cr:
                 cr.execute("SELECT count(*) FROM pbx_call")
-                if cr.fetchone()[0] >= count:
-                    ctx.kept.add(name)
-                    return 0.0
+                kept = cr.fetchone()[0] >= count
         except Exception:  # noqa: BLE001 -- no such database yet
-            pass
+            kept = False
+        if kept:
+            ctx.kept.add(name)
+            ctx.update_db(name)
+            return 0.0
     ctx.create_db(name)
     ctx.kept.add(name)
     rnd = random.Random(3)

@@ -61,6 +61,12 @@ class BenchContext:
         launcher = os.path.join(os.path.dirname(self.conf), "odoo-bin")
         return [sys.executable, launcher, "-c", self.conf, *args]
 
+    def update_db(self, name, modules="clinic_pbx"):
+        """Bring a kept database to the code's schema (new columns, indexes)."""
+        args = ["-d", name, "-u", modules, "--stop-after-init", "--no-http"]
+        args += ["--log-level=warn"]
+        subprocess.run(self.odoo_cmd(*args), check=True, stdout=subprocess.DEVNULL)
+
     def create_db(self, name, demo=False, modules="clinic_pbx"):
         """A new database with ``modules`` installed; returns the seconds it took."""
         self.drop_db(name)

@@ -19,6 +19,7 @@ report reads, so it scans the index only, and the grouping query runs with
 planner settings that let PostgreSQL hash the groups in memory in parallel.
 """
 
+import operator
 from bisect import bisect_right
 from contextlib import contextmanager
 
@@ -278,71 +279,76 @@ class PbxCall(models.Model):
         # few hundred distinct values.
         columns = []
         for group in lazy_groupby:
-            formatted, keys = {}, []
+            keys, values = [], {}
             for row in rows_dict:
                 value = row[group]
                 key = value._ids if isinstance(value, BaseModel) else value
                 keys.append(key)
-                if key not in formatted:
-                    formatted[key] = {group: value, "__domain": []}
-            super()._read_group_format_result(list(formatted.values()), [group])
-            # Odoo ANDs each value's domain to the empty one: it comes back
-            # normalised.
-            for key, one in formatted.items():
-                domain = one["__domain"]
-                formatted[key] = (
-                    one[group],
-                    one["__range"][group] if "__range" in one else NO_RANGE,
-                    [] if domain == expression.TRUE_DOMAIN else domain,
-                )
-            columns.append((group, keys, formatted))
-        # Rows of the same dates share their __range: a year by admin and day
-        # is fifteen thousand rows, and a dict each would set off a full
-        # garbage collection of the whole server process.
-        dated = [
-            column
-            for column in columns
-            if any(one[1] is not NO_RANGE for one in column[2].values())
-        ]
-        ranges = {}
-        # The read_group domain is one list shared by all rows: normalise it
-        # once and join the values' domains to it as AND() would.
-        bases = {}
+                values.setdefault(key, value)
+            columns.append((group, keys, self._pbx_format_values(group, values)))
+        ranges, bases = {}, {}
         for index, row in enumerate(rows_dict):
+            # The read_group domain is one list shared by all rows.
             domain = row["__domain"]
-            known = bases.get(id(domain))
-            if known is None or known[0] is not domain:
-                base = expression.normalize_domain(domain)
-                known = bases[id(domain)] = (
-                    domain,
-                    [] if base == expression.TRUE_DOMAIN else base,
-                )
-            parts = [known[1]] if known[1] else []
+            base = bases.get(id(domain))
+            if base is None or base[0] is not domain:
+                base = bases[id(domain)] = (domain, self._pbx_base_domain(domain))
+            parts = [base[1]] if base[1] else []
+            dates = []
             for group, keys, formatted in columns:
-                label, _range, group_domain = formatted[keys[index]]
+                label, group_range, group_domain = formatted[keys[index]]
                 row[group] = label
                 if group_domain:
                     parts.append(group_domain)
-            if dated:
-                dates = tuple([keys[index] for _group, keys, _formatted in dated])
-                shared = ranges.get(dates)
-                if shared is None:
-                    shared = ranges[dates] = {
-                        group: formatted[key][1]
-                        for (group, _keys, formatted), key in zip(
-                            dated, dates, strict=True
-                        )
-                    }
-                row["__range"] = shared
-            if not parts:
-                row["__domain"] = expression.TRUE_DOMAIN
-            elif any(part == expression.FALSE_DOMAIN for part in parts):
-                row["__domain"] = expression.FALSE_DOMAIN
-            else:
-                row["__domain"] = ["&"] * (len(parts) - 1) + [
-                    leaf for part in parts for leaf in part
-                ]
+                if group_range is not NO_RANGE:
+                    dates.append((group, group_range))
+            if dates:
+                row["__range"] = self._pbx_shared_range(ranges, dates)
+            row["__domain"] = self._pbx_and(parts)
         return None
+
+    @api.model
+    def _pbx_format_values(self, group, values):
+        """{key: (label, range or NO_RANGE, domain)} of the group values
+        ``{key: value}``, as Odoo's _read_group_format_result() gives them."""
+        rows = [{group: value, "__domain": []} for value in values.values()]
+        super()._read_group_format_result(rows, [group])
+        # Odoo ANDs each value's domain to the empty one: it comes back
+        # normalised.
+        return {
+            key: (
+                row[group],
+                row["__range"][group] if "__range" in row else NO_RANGE,
+                [] if row["__domain"] == expression.TRUE_DOMAIN else row["__domain"],
+            )
+            for key, row in zip(values, rows, strict=True)
+        }
+
+    @api.model
+    def _pbx_base_domain(self, domain):
+        """The read_group domain, normalised, or [] when it is always true."""
+        base = expression.normalize_domain(domain)
+        return [] if base == expression.TRUE_DOMAIN else base
+
+    @api.model
+    def _pbx_and(self, parts):
+        """expression.AND() of normalised domains other than the true one."""
+        if not parts:
+            return expression.TRUE_DOMAIN
+        if any(part == expression.FALSE_DOMAIN for part in parts):
+            return expression.FALSE_DOMAIN
+        return ["&"] * (len(parts) - 1) + [leaf for part in parts for leaf in part]
+
+    @api.model
+    def _pbx_shared_range(self, ranges, dates):
+        """One ``__range`` dict for all rows of the same dates: a year by
+        admin and day is fifteen thousand rows, and a dict each would bring
+        a full garbage collection of the server process closer."""
+        key = tuple([id(group_range) for _group, group_range in dates])
+        shared = ranges.get(key)
+        if shared is None:
+            shared = ranges[key] = (dates, dict(dates))
+        return shared[1]
 
     def _pbx_average_operand(self, fname, query):
         """SQL of the values an average of ``fname`` is taken over.
@@ -400,9 +406,11 @@ class PbxCall(models.Model):
         rows = self.with_context(pbx_raw_groups=True)._read_group(domain, finest, plan)
         levels, records = self._pbx_add_up_levels(finest, plan, rows, groupbys)
         del rows
+        formatted = {}  # {spec: {group value: (label, range, domain)}}
+        ranges = {}  # the __range dicts rows share
         return [
             self._pbx_batch_read_group(
-                domain, aggregates, groupby, (levels, records, plan)
+                domain, aggregates, groupby, (levels, records, plan, formatted, ranges)
             )
             for groupby in groupbys
         ]
@@ -498,21 +506,22 @@ class PbxCall(models.Model):
     def _pbx_add_up(self, level, positions, funcs):
         """{key: (aggregate values)} of ``level`` grouped on the key parts at
         ``positions``; ``funcs`` say how each aggregate adds up."""
+        additive = all(func not in ("min", "max") for func in funcs)
         totals = {}
         for key, values in level.items():
             part = tuple([key[i] for i in positions])
             total = totals.get(part)
-            totals[part] = (
-                values
-                if total is None
-                else tuple(
-                    [
-                        self._pbx_add(func, current, value)
-                        for func, current, value in zip(
-                            funcs, total, values, strict=True
-                        )
-                    ]
-                )
+            if total is None:
+                totals[part] = values
+                continue
+            if additive and None not in total and None not in values:
+                totals[part] = tuple(map(operator.add, total, values))
+                continue
+            totals[part] = tuple(
+                [
+                    self._pbx_add(func, current, value)
+                    for func, current, value in zip(funcs, total, values, strict=True)
+                ]
             )
         return totals
 
@@ -530,59 +539,66 @@ class PbxCall(models.Model):
 
     def _pbx_batch_read_group(self, domain, aggregates, groupby, batch):
         """What ``read_group(domain, fields, groupby, lazy=False)`` gives, from
-        the added-up groups of ``batch``."""
-        annotated = self._read_group_get_annotated_groupby(groupby, lazy=False)
-        names = [*annotated, *aggregates]
-        rows = [
-            dict(zip(names, row, strict=True))
-            for row in self._pbx_batch_rows(batch, groupby, aggregates.values())
-        ]
-        for row in rows:
-            row["__domain"] = domain
-        self._read_group_format_result(rows, groupby)
-        return rows
-
-    def _pbx_batch_rows(self, batch, groupby, aggregates):
-        """The rows ``_read_group(groupby, aggregates)`` gives, from the
-        added-up groups, one at a time."""
-        levels, records, plan = batch
+        the added-up groups of ``batch``, built in one pass."""
+        levels, records, plan, known, ranges = batch
         totals = levels[tuple(groupby)]
         if not groupby and not totals:
-            totals = {(): [None] * len(plan)}  # the total of nothing: count 0
+            totals = {(): (None,) * len(plan)}  # the total of nothing: count 0
         index = {spec: n for n, spec in enumerate(plan)}
-        getters = []
-        for spec in aggregates:
+        measures = []
+        for name, spec in aggregates.items():
             fname, _property, func = parse_read_group_spec(spec)
             if func == "avg":
-                getters.append((index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"]))
+                measures.append(
+                    (name, index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"])
+                )
             else:
-                getters.append((index[spec], None))
-        ranks = [
-            self._pbx_ranks(spec, {key[n] for key in totals}, records.get(spec))
-            for n, spec in enumerate(groupby)
-        ]
+                measures.append((name, index[spec], spec == "__count"))
+        names = list(self._read_group_get_annotated_groupby(groupby, lazy=False))
+        columns = []
+        for n, spec in enumerate(groupby):
+            formatted = known.setdefault(spec, {})
+            originals = records.get(spec)
+            todo = {
+                key[n]: key[n] if originals is None else originals[key[n]]
+                for key in totals
+                if key[n] not in formatted
+            }
+            formatted.update(self._pbx_format_values(spec, todo))
+            ranks = self._pbx_ranks(spec, {key[n] for key in totals}, originals)
+            columns.append((names[n], formatted, ranks))
+
+        rankings = [ranks for _name, _formatted, ranks in columns]
 
         def order(key):
-            return tuple([rank[part] for rank, part in zip(ranks, key, strict=True)])
+            return tuple([rank[part] for rank, part in zip(rankings, key, strict=True)])
 
-        originals = [records.get(spec) for spec in groupby]
+        base = self._pbx_base_domain(domain)
+        rows = []
         for key in sorted(totals, key=order):
+            row, parts, dates = {}, [base] if base else [], []
+            for (name, formatted, _ranks), part in zip(columns, key, strict=True):
+                label, group_range, group_domain = formatted[part]
+                row[name] = label
+                if group_domain:
+                    parts.append(group_domain)
+                if group_range is not NO_RANGE:
+                    dates.append((name, group_range))
             total = totals[key]
-            values = []
-            for n, count in getters:
-                if count is not None:
-                    values.append(total[n] / total[count] if total[count] else False)
-                elif plan[n] == "__count":
-                    values.append(total[n] or 0)
-                else:
-                    values.append(False if total[n] is None else total[n])
-            yield (
-                *[
-                    part if known is None else known[part]
-                    for part, known in zip(key, originals, strict=True)
-                ],
-                *values,
-            )
+            for name, n, count in measures:
+                if count is True:  # __count
+                    row[name] = total[n] or 0
+                elif count is False:
+                    row[name] = False if total[n] is None else total[n]
+                else:  # average: sum over count
+                    row[name] = total[n] / total[count] if total[count] else False
+            # A tuple (a JSON array all the same): the garbage collector
+            # stops tracking a tuple of plain values, not a list.
+            row["__domain"] = tuple(self._pbx_and(parts))
+            if dates:
+                row["__range"] = self._pbx_shared_range(ranges, dates)
+            rows.append(row)
+        return rows
 
     @api.model
     def _pbx_ranks(self, spec, values, records):

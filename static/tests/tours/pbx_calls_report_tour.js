@@ -60,6 +60,20 @@ registry.category("web_tour.tours").add("clinic_pbx_calls_report_tour", {
             trigger: ".o_pivot tbody th:contains(None)",
         },
         {
+            content: "A cell of the table opens the calls it counts",
+            trigger: ".o_pivot tbody tr:has(th:contains(Report Tour Anna)) td.o_pivot_cell_value:first",
+            run: "click",
+        },
+        {
+            content: "They are Anna's three answered calls",
+            trigger: ".o_list_view:has(.o_data_row:nth-child(3)):not(:has(.o_data_row:nth-child(4))):not(:has(.o_data_row:contains(Missed)))",
+        },
+        {
+            content: "Back to the report",
+            trigger: ".o_breadcrumb .breadcrumb-item a:contains(Calls Report)",
+            run: "click",
+        },
+        {
             content: "Group by the employees and months",
             trigger: grouping("employees_months"),
             run: "click",
