@@ -314,15 +314,18 @@ class TestCallsReport(TransactionCase):
                         )
                     self.assertEqual(ours, odoo)
 
+    def sql_row(self, query):
+        self.env.cr.execute(query)
+        return self.env.cr.fetchone()
+
     def test_report_queries_leave_the_database_settings_alone(self):
         cr = self.env.cr
 
         def settings():
-            cr.execute(
+            return self.sql_row(
                 "SELECT current_setting('work_mem'), current_setting('jit'), "
                 "current_setting('parallel_tuple_cost')"
             )
-            return cr.fetchone()
 
         before = settings()
         seen = []
@@ -344,14 +347,12 @@ class TestCallsReport(TransactionCase):
     def test_new_calls_are_written_once(self):
         # A call written twice leaves a dead row version and index entries
         # behind: a year of them doubles what the report has to read.
-        cr = self.env.cr
 
         def written():
-            cr.execute(
+            return self.sql_row(
                 "SELECT n_tup_ins, n_tup_upd FROM pg_stat_xact_user_tables "
                 "WHERE relname = 'pbx_call'"
             )
-            return cr.fetchone()
 
         connection, _token = make_connection(self.env)
         raw = [
