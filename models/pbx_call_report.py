@@ -334,9 +334,9 @@ class PbxCall(models.Model):
     def _pbx_and(self, parts):
         """expression.AND() of normalised domains other than the true one."""
         if not parts:
-            return expression.TRUE_DOMAIN
+            return list(expression.TRUE_DOMAIN)
         if any(part == expression.FALSE_DOMAIN for part in parts):
-            return expression.FALSE_DOMAIN
+            return list(expression.FALSE_DOMAIN)
         return ["&"] * (len(parts) - 1) + [leaf for part in parts for leaf in part]
 
     @api.model
@@ -344,7 +344,7 @@ class PbxCall(models.Model):
         """One ``__range`` dict for all rows of the same dates: a year by
         admin and day is fifteen thousand rows, and a dict each would bring
         a full garbage collection of the server process closer."""
-        key = tuple([id(group_range) for _group, group_range in dates])
+        key = tuple([(group, id(group_range)) for group, group_range in dates])
         shared = ranges.get(key)
         if shared is None:
             shared = ranges[key] = (dates, dict(dates))
@@ -550,10 +550,11 @@ class PbxCall(models.Model):
             fname, _property, func = parse_read_group_spec(spec)
             if func == "avg":
                 measures.append(
-                    (name, index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"])
+                    (name, "avg", index[f"{fname}:pbx_sum"], index[f"{fname}:pbx_n"])
                 )
             else:
-                measures.append((name, index[spec], spec == "__count"))
+                kind = "count" if spec == "__count" else "value"
+                measures.append((name, kind, index[spec], None))
         names = list(self._read_group_get_annotated_groupby(groupby, lazy=False))
         columns = []
         for n, spec in enumerate(groupby):
@@ -585,10 +586,10 @@ class PbxCall(models.Model):
                 if group_range is not NO_RANGE:
                     dates.append((name, group_range))
             total = totals[key]
-            for name, n, count in measures:
-                if count is True:  # __count
+            for name, kind, n, count in measures:
+                if kind == "count":
                     row[name] = total[n] or 0
-                elif count is False:
+                elif kind == "value":
                     row[name] = False if total[n] is None else total[n]
                 else:  # average: sum over count
                     row[name] = total[n] / total[count] if total[count] else False
