@@ -791,10 +791,14 @@ class PbxCall(models.Model):
 
     @api.model
     def _relink_contacts(self, keys):
-        """Recompute the patients and leads of the calls of these numbers."""
+        """Recompute the patients and leads of the calls of these numbers.
+
+        Returns the calls whose patients or leads changed.
+        """
+        changed = self.browse()
         keys = {key for key in keys if key}
         if not keys:
-            return
+            return changed
         calls = self.sudo().search([("external_key", "in", list(keys))])
         for company in calls.company_id:
             company_calls = calls.filtered(lambda c, co=company: c.company_id == co)
@@ -812,3 +816,5 @@ class PbxCall(models.Model):
                             "partner_id": p_ids[0] if p_ids else False,
                         }
                     )
+                    changed |= call
+        return changed

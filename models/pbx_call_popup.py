@@ -12,6 +12,8 @@ Notifications (type: payload):
   the patients and leads behind it (see ``_pbx_popup_ring_payload``).
 - ``pbx.call/taken``: someone answered or pressed *I'll take it*; who.
 - ``pbx.call/missed``: the caller hung up before anyone answered.
+- ``pbx.call/update``: the call's patients or leads changed (a contact was
+  created or edited); the ring payload again, for a card still on screen.
 """
 
 from collections import defaultdict
@@ -25,6 +27,9 @@ from odoo.tools import SQL
 # PBX (a lost hangup must not leave a card forever), and only calls that
 # started ringing this recently are shown to a user who opens Odoo.
 RING_SECONDS = 300
+# A card taken by a receptionist stays until closed; calls started longer ago
+# than this no longer have one worth updating.
+CARD_UPDATE_SECONDS = 3600
 LIVE_EVENT_TYPES = frozenset(("ringing", "answered", "hangup"))
 MAX_PATIENTS = 5
 MAX_LEADS = 3
@@ -74,6 +79,24 @@ class PbxCall(models.Model):
                 users._bus_send("pbx.call/taken", call._pbx_popup_taken_payload())
             else:
                 users._bus_send("pbx.call/missed", {"call_id": call.id})
+
+    @api.model
+    def _relink_contacts(self, keys):
+        changed = super()._relink_contacts(keys)
+        changed._pbx_popup_update()
+        return changed
+
+    def _pbx_popup_update(self):
+        """Cards still on screen show the patients and leads found since they
+        opened: the receptionist who creates the patient during the call
+        sees the card turn from "Unknown number" to the patient."""
+        since = fields.Datetime.now() - timedelta(seconds=CARD_UPDATE_SECONDS)
+        for call in self.sudo():
+            if call.direction != "incoming" or not call.start or call.start < since:
+                continue
+            users = call._pbx_popup_recipients()
+            if users:
+                users._bus_send("pbx.call/update", call._pbx_popup_ring_payload())
 
     def _pbx_popup_recipients(self):
         """Active PBX users whose extension rang for this call."""

@@ -399,3 +399,55 @@ class TestRingingOnOpen(PopupCase):
         (payload,) = self.env["pbx.call"].with_user(self.a).pbx_popup_ringing()
         self.assertEqual(payload["call_id"], call.id)
         self.assertGreater(payload["expires_in"], 250)
+
+
+@tagged("post_install", "-at_install")
+class TestCallPopupUpdates(PopupCase):
+    """A patient created while the call shows turns the card to them."""
+
+    def now(self, minutes=0):
+        moment = fields.Datetime.now() + timedelta(minutes=minutes)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+    def test_a_patient_created_during_the_call_shows_on_its_cards(self):
+        call = self.ingest(ringing("c1", caller="+7 999 000-00-01", time=self.now()))
+        ring = self.sent()["pbx.call/ring"]
+        self.assertEqual(ring[self.a.partner_id.id]["patients"], [])
+        self.assertTrue(call.with_user(self.a).action_pbx_take()["taken"])
+        self.sent()
+        # Anna, who may create contacts, presses "Create patient" on her card
+        # and saves the contact.
+        self.a.groups_id |= self.env.ref("base.group_partner_manager")
+        patient = (
+            self.env["res.partner"]
+            .with_user(self.a)
+            .create({"name": "Nina Orlova", "phone": "+7 999 000-00-01"})
+        )
+        sent = self.sent()
+        self.assertEqual(list(sent), ["pbx.call/update"])
+        self.assertEqual(
+            set(sent["pbx.call/update"]), self.partners(self.a, self.b, self.c)
+        )
+        payload = sent["pbx.call/update"][self.a.partner_id.id]
+        self.assertEqual(payload["call_id"], call.id)
+        self.assertEqual(
+            [(p["id"], p["name"]) for p in payload["patients"]],
+            [(patient.id, "Nina Orlova")],
+        )
+        self.assertEqual(call.partner_id, patient)
+        # A contact edit that changes no call's patients sends nothing.
+        patient.with_user(self.a).write({"name": "Nina Orlova-Petrova"})
+        patient.with_user(self.a).write({"mobile": "+7 999 000-00-02"})
+        self.assertEqual(self.sent(), {})
+
+    def test_calls_of_more_than_an_hour_ago_have_no_card_to_update(self):
+        call = self.ingest(
+            ringing("old", caller="+7 999 000-00-03", time=self.now(-61)),
+            hangup("old"),
+        )
+        self.sent()
+        patient = self.env["res.partner"].create(
+            {"name": "Oleg Sidorov", "mobile": "+7 999 000-00-03"}
+        )
+        self.assertEqual(call.partner_id, patient)
+        self.assertEqual(self.sent(), {})

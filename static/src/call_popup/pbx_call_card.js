@@ -30,6 +30,10 @@ export class PbxCallCard extends Component {
         return this.popupState.canOpenLeads;
     }
 
+    get canCreatePatients() {
+        return this.popupState.canCreatePatients;
+    }
+
     get statusText() {
         const card = this.card;
         switch (card.status) {

@@ -10,8 +10,9 @@ export const CLOSE_DELAY_MS = 4000;
 
 /**
  * Incoming-call pop-ups: listens to the user's own bus channel for
- * `pbx.call/ring`, `pbx.call/taken` and `pbx.call/missed` (sent by
- * models/pbx_call_popup.py) and keeps the cards shown by PbxCallPopups.
+ * `pbx.call/ring`, `pbx.call/taken`, `pbx.call/missed` and `pbx.call/update`
+ * (sent by models/pbx_call_popup.py) and keeps the cards shown by
+ * PbxCallPopups.
  *
  * A card: { callId, status: "ringing" | "mine" | "taken" | "missed",
  *           ring: <ring payload>, takerName, takerExtension, busy }.
@@ -26,8 +27,9 @@ export class PbxCallPopupManager {
         this.action = services.action;
         this.notification = services.notification;
         this.soundEffects = services["mail.sound_effects"];
-        // canOpenLeads: null until the first card asks (one access check).
-        this.state = reactive({ cards: [], canOpenLeads: null });
+        // canOpenLeads, canCreatePatients: null until the first card asks
+        // (one access check each).
+        this.state = reactive({ cards: [], canOpenLeads: null, canCreatePatients: null });
         this.timers = new Map();
         // Calls already taken, missed or dismissed here: a ring for them that
         // arrives late (the initial fetch, a replay) must not show them again.
@@ -39,6 +41,7 @@ export class PbxCallPopupManager {
         this.bus.subscribe("pbx.call/ring", (payload) => this.onRing(payload));
         this.bus.subscribe("pbx.call/taken", (payload) => this.onTaken(payload));
         this.bus.subscribe("pbx.call/missed", (payload) => this.onMissed(payload));
+        this.bus.subscribe("pbx.call/update", (payload) => this.onUpdate(payload));
         this.multiTab.bus.addEventListener("become_main_tab", () => this.updateSound());
         this.multiTab.bus.addEventListener("no_longer_main_tab", () => this.updateSound());
         this.bus.start();
@@ -72,6 +75,13 @@ export class PbxCallPopupManager {
                 () => {}
             );
         }
+        if (this.state.canCreatePatients === null) {
+            this.state.canCreatePatients = false;
+            user.checkAccessRight("res.partner", "create").then(
+                (allowed) => (this.state.canCreatePatients = allowed),
+                () => {}
+            );
+        }
         let card = this.getCard(payload.call_id);
         if (card) {
             card.ring = payload;
@@ -89,6 +99,14 @@ export class PbxCallPopupManager {
         // A ringing call whose end never reaches us must not stay forever.
         this.schedule(card, Math.max(1, payload.expires_in || 0) * 1000);
         this.updateSound();
+    }
+
+    /** New patients or leads of a call whose card is on screen. */
+    onUpdate(payload) {
+        const card = this.getCard(payload.call_id);
+        if (card) {
+            card.ring = payload;
+        }
     }
 
     onTaken(payload) {

@@ -193,5 +193,58 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
             content: "The screen is clear",
             trigger: "body:not(:has(.o_pbx_call_card))",
         },
+        {
+            content: "A caller nobody knows yet rings",
+            trigger: "body",
+            run: () => postEvents([ringing("tour-new", "+7 999 555-44-33")]),
+        },
+        {
+            content: "Anna takes it",
+            trigger: ".o_pbx_call_card_ringing:contains(Unknown number) .o_pbx_call_card_take",
+            run: "click",
+        },
+        {
+            content: "She creates the patient from the card",
+            trigger: ".o_pbx_call_card_mine:contains(Unknown number) .o_pbx_call_card_create_patient",
+            run: "click",
+        },
+        {
+            content: "The new contact has the caller's number",
+            trigger: ".o_form_view .o_field_widget[name=phone] input",
+            run() {
+                const phone = document.querySelector(".o_form_view .o_field_widget[name=phone] input");
+                if (phone.value.replace(/\D/g, "") !== "79995554433") {
+                    throw new Error(`the new contact's phone is "${phone.value}"`);
+                }
+            },
+        },
+        {
+            content: "She types the patient's name",
+            trigger: ".o_form_view .o_field_widget[name=name] input",
+            run: "edit Nina Novikova",
+        },
+        {
+            content: "…and saves",
+            trigger: ".o_form_view .o_form_button_save",
+            run: "click",
+        },
+        {
+            content: "Her card now shows the patient",
+            trigger: ".o_pbx_call_card_mine .o_pbx_call_card_patient_name:contains(Nina Novikova)",
+            run() {
+                if (cardOf("Nina Novikova").textContent.includes("Unknown number")) {
+                    throw new Error("the card still says Unknown number");
+                }
+            },
+        },
+        {
+            content: "She closes the card",
+            trigger: ".o_pbx_call_card_mine .o_pbx_call_card_dismiss",
+            run: "click",
+        },
+        {
+            content: "The screen is clear again",
+            trigger: "body:not(:has(.o_pbx_call_card))",
+        },
     ],
 });
