@@ -111,17 +111,20 @@ class PopupCase(TransactionCase):
     def partners(self, *users):
         return {user.partner_id.id for user in users}
 
+    def only_sent(self, kind, *users):
+        """The payload to ``users[0]`` of the one kind of notification sent
+        since the last call, which went to exactly ``users``."""
+        sent = self.sent()
+        self.assertEqual(list(sent), [kind])
+        self.assertEqual(set(sent[kind]), self.partners(*users))
+        return sent[kind][users[0].partner_id.id]
+
 
 @tagged("post_install", "-at_install")
 class TestCallPopupNotifications(PopupCase):
     def test_ringing_notifies_exactly_the_users_of_the_extension(self):
         call = self.ingest(ringing("c1"))
-        sent = self.sent()
-        self.assertEqual(list(sent), ["pbx.call/ring"])
-        self.assertEqual(
-            set(sent["pbx.call/ring"]), self.partners(self.a, self.b, self.c)
-        )
-        payload = sent["pbx.call/ring"][self.a.partner_id.id]
+        payload = self.only_sent("pbx.call/ring", self.a, self.b, self.c)
         self.assertEqual(payload["call_id"], call.id)
         self.assertEqual(payload["caller"], "+7 916 123-45-67")
         self.assertEqual(payload["phone"], "+79161234567")
@@ -423,12 +426,7 @@ class TestCallPopupUpdates(PopupCase):
             .with_user(self.a)
             .create({"name": "Nina Orlova", "phone": "+7 999 000-00-01"})
         )
-        sent = self.sent()
-        self.assertEqual(list(sent), ["pbx.call/update"])
-        self.assertEqual(
-            set(sent["pbx.call/update"]), self.partners(self.a, self.b, self.c)
-        )
-        payload = sent["pbx.call/update"][self.a.partner_id.id]
+        payload = self.only_sent("pbx.call/update", self.a, self.b, self.c)
         self.assertEqual(payload["call_id"], call.id)
         self.assertEqual(
             [(p["id"], p["name"]) for p in payload["patients"]],
