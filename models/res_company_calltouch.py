@@ -201,14 +201,34 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_calltouch_sync(self):
-        now = fields.Datetime.now()
         companies = self.sudo().search(
             [("calltouch_enabled", "=", True), ("calltouch_stopped", "=", False)]
         )
-        for company in companies:
+        companies._calltouch_sync_companies(commit=self.env.cr.commit)
+
+    def _calltouch_sync_companies(self, commit=None):
+        """Sync each of these companies on its own: an unexpected failure of
+        one is recorded on it and neither undoes nor stops the others' sync.
+        ``commit`` (the cron passes the cursor's commit) is called after each
+        company."""
+        now = fields.Datetime.now()
+        for company in self:
             if company.calltouch_retry_at and company.calltouch_retry_at > now:
                 continue
-            company._calltouch_sync()
+            try:
+                with self.env.cr.savepoint():
+                    company._calltouch_sync()
+            except Exception as error:  # recorded for the manager, retried next run
+                _logger.exception("Calltouch sync of %s failed", company.name)
+                company._calltouch_record_error(
+                    _(
+                        "The Calltouch sync failed unexpectedly; the next run "
+                        "tries the same period again. %(error)s",
+                        error=str(error),
+                    )
+                )
+            if commit:
+                commit()
 
     def _calltouch_lock(self):
         self.env.cr.execute(

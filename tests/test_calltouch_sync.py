@@ -1,7 +1,9 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import fields
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .calltouch_common import NOW, TOKEN, CalltouchCase, T
 from .calltouch_server import make_call, make_request
@@ -188,7 +190,15 @@ class TestCalltouchSync(CalltouchCase):
         )
         other = self.env["res.company"].create({"name": "No Calltouch Clinic"})
         self.assertFalse(other.calltouch_enabled)
-        self.env["res.company"]._cron_calltouch_sync()
+        # What the scheduled action runs, but for the commit after each company.
+        Company = type(self.env["res.company"])
+        sync_companies = Company._calltouch_sync_companies
+        with patch.object(
+            Company,
+            "_calltouch_sync_companies",
+            lambda companies, commit=None: sync_companies(companies),
+        ):
+            self.env["res.company"]._cron_calltouch_sync()
         # Only this company asked Calltouch: calls diary and requests journal.
         sites = {
             entry["params"].get("siteId")
@@ -197,3 +207,39 @@ class TestCalltouchSync(CalltouchCase):
         self.assertEqual(sites, {"67120"})
         self.assertTrue(self.company.calltouch_last_success_at)
         self.assertNotIn(TOKEN, self.company.calltouch_last_result or "")
+
+    def test_one_company_failing_neither_undoes_nor_stops_the_others(self):
+        self.company.calltouch_synced_until = fields.Datetime.now() - timedelta(
+            minutes=10
+        )
+        broken = self.env["res.company"].create(
+            {
+                "name": "Broken Clinic",
+                "calltouch_enabled": True,
+                "calltouch_call_url": self.server.call_url,
+                "calltouch_request_url": self.server.request_url,
+                "calltouch_site_id": "67121",
+                "calltouch_token": TOKEN,
+            }
+        )
+        Company = type(self.env["res.company"])
+        window = Company._calltouch_window
+
+        def failing(company, now):
+            if company == broken:
+                raise TypeError("something nobody expected")
+            return window(company, now)
+
+        commits = []
+        with (
+            patch.object(Company, "_calltouch_window", failing),
+            mute_logger("odoo.addons.clinic_pbx.models.res_company_calltouch"),
+        ):
+            (broken | self.company)._calltouch_sync_companies(
+                commit=lambda: commits.append(True)
+            )
+        self.assertIn("failed unexpectedly", broken.calltouch_last_error)
+        self.assertIn("something nobody expected", broken.calltouch_last_error)
+        self.assertTrue(self.company.calltouch_last_success_at)
+        self.assertFalse(self.company.calltouch_last_error)
+        self.assertEqual(len(commits), 2)
