@@ -219,8 +219,7 @@ class ResCompany(models.Model):
                 with self.env.cr.savepoint():
                     company._calltouch_sync()
             except Exception as error:  # recorded for the manager, retried next run
-                _logger.exception("Calltouch sync of %s failed", company.name)
-                company._calltouch_record_error(
+                company._calltouch_record_exception(
                     _(
                         "The Calltouch sync failed unexpectedly; the next run "
                         "tries the same period again. %(error)s",
@@ -334,8 +333,7 @@ class ResCompany(models.Model):
                     }
                 )
         except Exception as error:  # recorded for the manager, retried next run
-            _logger.exception("Importing Calltouch data of %s failed", self.name)
-            self._calltouch_record_error(
+            self._calltouch_record_exception(
                 _(
                     "Importing the Calltouch data failed; the next run tries the "
                     "same period again. %(error)s",
@@ -345,6 +343,12 @@ class ResCompany(models.Model):
             return False
         _logger.info("Calltouch sync of %s: %s", self.name, result)
         return {"calls": call_stats, "requests": request_stats, "skipped": skipped}
+
+    def _calltouch_record_exception(self, message):
+        """Record ``message`` for an unexpected exception being handled; its
+        traceback goes to the server log."""
+        _logger.exception("Calltouch sync of %s failed", self.name)
+        self._calltouch_record_error(message)
 
     def _calltouch_record_error(self, message, stop=False, retry_at=False):
         _logger.warning("Calltouch sync of %s: %s", self.name, message)
