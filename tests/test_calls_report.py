@@ -241,6 +241,17 @@ class TestCallsReport(TransactionCase):
                 for result in results
             ]))  # fmt: skip
 
+        def assert_batch_as_single(domain, groupbys):
+            """The batch gives what one read_group per grouping gives."""
+            single = [
+                self.Report.read_group(domain, fields, g, lazy=False) for g in groupbys
+            ]
+            self.assertEqual(
+                rounded(self.Report.read_group_batch(domain, fields, groupbys)),
+                rounded(single),
+            )
+            return single
+
         layouts = [
             (["start:day"], ["direction"]),
             (["start_hour"], ["direction"]),
@@ -255,30 +266,15 @@ class TestCallsReport(TransactionCase):
                 for j in range(len(cols) + 1)
             ]
             with self.subTest(rows=rows, cols=cols):
-                batch = self.Report.read_group_batch([], fields, groupbys)
-                single = [
-                    self.Report.read_group([], fields, g, lazy=False) for g in groupbys
-                ]
-                self.assertEqual(rounded(batch), rounded(single))
+                assert_batch_as_single([], groupbys)
         # A filter applies to the batch as to each grouping.
         domain = [("direction", "=", "incoming")]
         groupbys = [[], ["user_id"], ["user_id", "start:day"]]
-        single = [
-            self.Report.read_group(domain, fields, g, lazy=False) for g in groupbys
-        ]
-        self.assertEqual(
-            rounded(self.Report.read_group_batch(domain, fields, groupbys)),
-            rounded(single),
-        )
+        assert_batch_as_single(domain, groupbys)
         # Nothing found: the total still says 0, as read_group does.
         nothing = [("id", "=", 0)]
-        groupbys = [[], ["start:day"], ["start:day", "direction"]]
-        single = [
-            self.Report.read_group(nothing, fields, g, lazy=False) for g in groupbys
-        ]
-        self.assertEqual(
-            rounded(self.Report.read_group_batch(nothing, fields, groupbys)),
-            rounded(single),
+        single = assert_batch_as_single(
+            nothing, [[], ["start:day"], ["start:day", "direction"]]
         )
         self.assertEqual(single[0][0]["__count"], 0)
         # ... and reads the calls once.
