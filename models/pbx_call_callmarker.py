@@ -222,11 +222,9 @@ class PbxCall(models.Model):
             if set(tag_ids) != set(self.tag_ids.ids):
                 vals["tag_ids"] = [Command.set(tag_ids)]
         if result.score is not None and (
-            result.score != self.quality_score or not self.quality_analyzed_at
+            result.score != self.quality_score or not self.quality_scored
         ):
-            vals["quality_score"] = result.score
-        if result.score is not None and not self.quality_scored:
-            vals["quality_scored"] = True
+            vals.update(quality_score=result.score, quality_scored=True)
         if result.summary is not None and (result.summary or False) != (
             self.quality_summary or False
         ):

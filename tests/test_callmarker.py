@@ -576,6 +576,20 @@ class TestCallmarkerCallLog(CallmarkerMixin, TransactionCase):
         self.assertEqual(silent.quality_score, 30.0)
         self.assertTrue(silent.quality_low)
 
+    def test_a_zero_score_after_an_unscored_analysis_is_stored(self):
+        self.mock.results = [result(self.silent, score=None)]
+        self.sync()
+        self.mock.results = [
+            result(self.silent, "2026-11-05T12:01:00Z", score={"value": 0, "max": 10}),
+        ]
+        self.sync(NOW + timedelta(minutes=10))
+        self.assertTrue(self.silent.quality_scored)
+        self.env.cr.execute(
+            "SELECT quality_score FROM pbx_call WHERE id = %s", [self.silent.id]
+        )
+        self.assertEqual(self.env.cr.fetchone()[0], 0.0)
+        self.assertTrue(self.silent.quality_low)
+
     def test_scores_stored_before_the_scored_flag_stay_visible(self):
         migration = load_script(
             "clinic_pbx/migrations/18.0.1.1.0/post-migration.py",
