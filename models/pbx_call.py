@@ -795,10 +795,10 @@ class PbxCall(models.Model):
 
         Returns the calls whose patients or leads changed.
         """
-        changed = self.browse()
+        changed = []
         keys = {key for key in keys if key}
         if not keys:
-            return changed
+            return self.browse()
         calls = self.sudo().search([("external_key", "in", list(keys))])
         for company in calls.company_id:
             company_calls = calls.filtered(lambda c, co=company: c.company_id == co)
@@ -816,5 +816,5 @@ class PbxCall(models.Model):
                             "partner_id": p_ids[0] if p_ids else False,
                         }
                     )
-                    changed |= call
-        return changed
+                    changed.append(call.id)
+        return self.browse(changed)

@@ -30,6 +30,7 @@ RING_SECONDS = 300
 # A card taken by a receptionist stays until closed; calls started longer ago
 # than this no longer have one worth updating.
 CARD_UPDATE_SECONDS = 3600
+POPUP_UPDATES = "clinic_pbx.popup_updates"  # calls to update before the commit
 LIVE_EVENT_TYPES = frozenset(("ringing", "answered", "hangup"))
 MAX_PATIENTS = 5
 MAX_LEADS = 3
@@ -83,7 +84,20 @@ class PbxCall(models.Model):
     @api.model
     def _relink_contacts(self, keys):
         changed = super()._relink_contacts(keys)
-        changed._pbx_popup_update()
+        if changed:
+            # Sent just before the commit: once every link of the contact
+            # (its touches too) is in place, and once however many saves
+            # changed the same calls.
+            data = self.env.cr.precommit.data
+            if POPUP_UPDATES not in data:
+                data[POPUP_UPDATES] = set()
+
+                @self.env.cr.precommit.add
+                def send_updates():
+                    ids = sorted(data.pop(POPUP_UPDATES, ()))
+                    self.env["pbx.call"].browse(ids)._pbx_popup_update()
+
+            data[POPUP_UPDATES].update(changed.ids)
         return changed
 
     def _pbx_popup_update(self):

@@ -438,6 +438,20 @@ class TestCallPopupUpdates(PopupCase):
         patient.with_user(self.a).write({"mobile": "+7 999 000-00-02"})
         self.assertEqual(self.sent(), {})
 
+    def test_the_updated_card_has_the_new_patients_touches(self):
+        # A web request from the caller's number came in before the call.
+        self.env["pbx.touch"].create({"phone": "+7 999 000-00-04", "channel": "visit"})
+        self.ingest(ringing("c4", caller="+7 999 000-00-04", time=self.now()))
+        self.sent()
+        patient = self.env["res.partner"].create(
+            {"name": "Olga Lebedeva", "mobile": "+7 999 000-00-04"}
+        )
+        patient.write({"phone": "+7 999 000-00-05"})
+        payload = self.only_sent("pbx.call/update", self.a, self.b, self.c)
+        (card_patient,) = payload["patients"]
+        self.assertEqual(card_patient["id"], patient.id)
+        self.assertTrue(card_patient["last_touch"])
+
     def test_calls_of_more_than_an_hour_ago_have_no_card_to_update(self):
         call = self.ingest(
             ringing("old", caller="+7 999 000-00-03", time=self.now(-61)),
