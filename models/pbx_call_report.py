@@ -179,7 +179,9 @@ class PbxCall(models.Model):
         return self._search_report_condition("missed_open_count", operator, value)
 
     def _pbx_report_tz(self):
-        tz = self.env.context.get("tz") or self.env.user.tz
+        # Odoo's rule for dates in read_group (their ranges and domains): the
+        # context's timezone, else UTC. The web client always sends it.
+        tz = self.env.context.get("tz")
         return tz if tz in pytz.all_timezones_set else "UTC"
 
     def _field_to_sql(self, alias, fname, query=None, flush=True):
@@ -277,6 +279,8 @@ class PbxCall(models.Model):
         # Each group value is formatted once (date label, range, domain), not
         # once per row: a year by admin and day has ten thousand rows but a
         # few hundred distinct values.
+        if not lazy_groupby:
+            return None  # the total keeps the caller's domain, as in Odoo
         columns = []
         for group in lazy_groupby:
             keys, values = [], {}
@@ -378,6 +382,7 @@ class PbxCall(models.Model):
     # -- one scan for all the groupings of a pivot table ----------------------
 
     @api.model
+    @api.readonly
     def read_group_batch(self, domain, fields, groupbys):
         """``read_group(domain, fields, groupby, lazy=False)`` for each of
         ``groupbys``, as a list, reading the calls once where it can.
@@ -514,7 +519,9 @@ class PbxCall(models.Model):
             if total is None:
                 totals[part] = values
                 continue
-            if additive and None not in total and None not in values:
+            if additive and not any(
+                value is None or value is False for value in (*total, *values)
+            ):
                 totals[part] = tuple(map(operator.add, total, values))
                 continue
             totals[part] = tuple(
@@ -527,7 +534,7 @@ class PbxCall(models.Model):
 
     @api.model
     def _pbx_add(self, func, current, value):
-        if value is None or value is False:  # NULL, as read_group gives it
+        if value is None or value is False:  # NULL, as _read_group gives it
             return current
         if current is None or current is False:
             return value
@@ -595,7 +602,7 @@ class PbxCall(models.Model):
                     row[name] = total[n] / total[count] if total[count] else False
             # A tuple (a JSON array all the same): the garbage collector
             # stops tracking a tuple of plain values, not a list.
-            row["__domain"] = tuple(self._pbx_and(parts))
+            row["__domain"] = tuple(self._pbx_and(parts)) if groupby else domain
             if dates:
                 row["__range"] = self._pbx_shared_range(ranges, dates)
             rows.append(row)
