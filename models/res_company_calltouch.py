@@ -207,25 +207,15 @@ class ResCompany(models.Model):
         companies._calltouch_sync_companies(commit=self.env.cr.commit)
 
     def _calltouch_sync_companies(self, commit=None):
-        """Sync each of these companies on its own: an unexpected failure of
-        one is recorded on it and neither undoes nor stops the others' sync.
-        ``commit`` (the cron passes the cursor's commit) is called after each
-        company."""
+        """Sync each of these companies on its own (``_calltouch_sync``
+        records an unexpected failure on the company and rolls back only its
+        own work). ``commit`` (the cron passes the cursor's commit) is called
+        after each company, so one neither undoes nor stops the others."""
         now = fields.Datetime.now()
         for company in self:
             if company.calltouch_retry_at and company.calltouch_retry_at > now:
                 continue
-            try:
-                with self.env.cr.savepoint():
-                    company._calltouch_sync()
-            except Exception as error:  # recorded for the manager, retried next run
-                company._calltouch_record_exception(
-                    _(
-                        "The Calltouch sync failed unexpectedly; the next run "
-                        "tries the same period again. %(error)s",
-                        error=str(error),
-                    )
-                )
+            company._calltouch_sync()
             if commit:
                 commit()
 
@@ -261,6 +251,23 @@ class ResCompany(models.Model):
         if not company._calltouch_lock():
             _logger.info("Calltouch sync of %s is already running", company.name)
             return None
+        # Inside the lock: what went wrong is recorded while no other sync of
+        # the company can write it.
+        try:
+            with self.env.cr.savepoint():
+                return company._calltouch_fetch_and_import(now)
+        except Exception as error:  # recorded for the manager, retried next run
+            company._calltouch_record_exception(
+                _(
+                    "The Calltouch sync failed unexpectedly; the next run "
+                    "tries the same period again. %(error)s",
+                    error=str(error),
+                )
+            )
+            return False
+
+    def _calltouch_fetch_and_import(self, now=None):
+        company = self
         now = now or fields.Datetime.now()
         start, end = company._calltouch_window(now)
         client = company._calltouch_client()
