@@ -124,11 +124,22 @@ class TestCalltouchErrors(CalltouchCase):
             {"requestId": 4004, "date": 1769331600000, "client": {"phones": 7}},
             when=T,
         )
+        # Empty values of another type are just empty: the request is kept.
+        self.server.add_request(
+            {
+                "requestId": 4005,
+                "date": 1769331600000,
+                "client": {"phones": {}, "contacts": ""},
+                "comments": {},
+            },
+            when=T,
+        )
         with self.assertLogs(
             "odoo.addons.clinic_pbx.tools.calltouch", "WARNING"
         ) as logs:
             self.assertTrue(self.sync(), self.company.calltouch_last_error)
-        self.assertEqual(len(self.touches()), 3)
+        self.assertEqual(len(self.touches()), 4)
+        self.assertTrue(self.touches(calltouch_request_id="4005"))
         reasons = "\n".join(logs.output)
         self.assertIn("no callId", reasons)
         self.assertIn("call 3003: no usable timestamp or date", reasons)

@@ -219,8 +219,9 @@ def parse_call(raw, tz):
 
 
 def _items(value, request_id, what):
-    """The list a request record holds under ``what``; raises BadRecord."""
-    if value is None:
+    """The list a request record holds under ``what`` (nothing for an empty
+    value of any type); raises BadRecord for anything else but a list."""
+    if not value:
         return []
     if not isinstance(value, list):
         raise BadRecord(f"request {request_id}: {what} is not a list")
