@@ -284,7 +284,6 @@ def merge_events(state, events):
                     dst=event["to"],
                     did=event["did"],
                     extension=event["extension"],
-                    rang_extensions=rang,
                 )
         answered_at = None
         if etype == "answered":
