@@ -8,6 +8,7 @@ import pytz
 from lxml import etree
 
 from odoo.models import BaseModel
+from odoo.modules.migration import load_script
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
@@ -389,6 +390,31 @@ class TestCallsReport(TransactionCase):
             calls.mapped("start_slot"),
             [datetime(2026, 11, 7, 7, minute) for minute in (0, 0, 15, 30, 30)],
         )
+
+    def test_an_update_fills_the_quarter_hours_of_existing_calls(self):
+        migration = load_script(
+            "clinic_pbx/migrations/18.0.1.1.0/pre-migration.py",
+            "clinic_pbx_start_slot_migration",
+        )
+        connection, _token = make_connection(self.env)
+        raw = [
+            cdr_event(f"odd-{n}", moment)
+            for n, moment in enumerate(("2026-11-07T10:07:59+03:00",
+                                        "2026-11-07T10:14:59+03:00",
+                                        "2026-11-07T10:59:01+05:45"))
+        ]  # fmt: skip
+        self.env["pbx.call"]._ingest_events(
+            connection, [validate_event(i, e) for i, e in enumerate(raw)]
+        )
+        calls = self.Report.sudo().search([])
+        expected = {call.id: call.start_slot for call in calls}
+        self.assertIn(datetime(2026, 11, 7, 5, 0), expected.values())  # 10:59 +05:45
+        self.assertTrue(all(expected.values()))
+        self.env.flush_all()
+        self.env.cr.execute("UPDATE pbx_call SET start_slot = NULL")
+        self.env.invalidate_all()
+        migration.migrate(self.env.cr, "18.0.1.0.0")
+        self.assertEqual({call.id: call.start_slot for call in calls}, expected)
 
     def test_by_the_employees_and_months(self):
         groups = self.group(["user_id", "start:month", "direction"])
