@@ -253,8 +253,9 @@ class TestCallsReport(TransactionCase):
                 for result in results
             ], sort_keys=True, indent=1)  # fmt: skip
 
-        def assert_batch_as_single(domain, groupbys, measures=fields):
+        def assert_batch_as_single(domain, groupbys, measures=None):
             """The batch gives what one read_group per grouping gives."""
+            measures = measures or fields
             single = [
                 self.Report.read_group(domain, measures, g, lazy=False)
                 for g in groupbys
