@@ -71,6 +71,24 @@ class TestRecording(HttpCase):
         listen = self.listens(self.mine)
         self.assertEqual(listen.user_id, self.users["listener"])
 
+    def test_credentials_go_only_to_the_recordings_server(self):
+        # A recording URL on another server (the event API takes any URL
+        # from whoever holds the PBX's token) gets no PBX password.
+        with RecordingServer({PATH: WAV}) as elsewhere:
+            event = cdr_event(
+                "rec-4", "2026-11-05T12:00:00+03:00", extension="301",
+                recording_url=elsewhere.url + PATH,
+            )  # fmt: skip
+            call = self.env["pbx.call"]._ingest_events(
+                self.connection, [validate_event(0, event)]
+            )[2]
+            self.authenticate("rec_listener", "rec_listener")
+            response = self.get(call)
+            self.assertEqual(response.status_code, 200)
+            ((path, _range, auth),) = elsewhere.requests
+        self.assertEqual(path, PATH)
+        self.assertIsNone(auth)
+
     def test_range_requests_let_the_player_seek(self):
         self.authenticate("rec_listener", "rec_listener")
         response = self.get(self.mine, {"Range": "bytes=100-199"})
