@@ -47,9 +47,12 @@ def _pivot_one_by_one(Call, rows):
 
 
 def _chart(Call, rows):
+    """As the graph view asks: web_read_group with fill_temporal."""
     started = time.perf_counter()
-    groups = len(Call.read_group([], ["__count"], rows + COLUMNS, lazy=False))
-    return groups, time.perf_counter() - started
+    result = Call.with_context(fill_temporal=True).web_read_group(
+        [], ["__count"], rows + COLUMNS, lazy=False
+    )
+    return len(result["groups"]), time.perf_counter() - started
 
 
 def _time(env, fn):
@@ -111,7 +114,8 @@ def run(ctx):
         f"{RUNS} runs after a warm-up, over the whole year with no filter: the "
         "table (measures Count and Average Call Duration, columns by Call Type) "
         "asks for all its groupings in one `read_group_batch` request that "
-        "reads the calls once; the chart is one `read_group`. *All requests* "
+        "reads the calls once; the chart is one `web_read_group` with "
+        "`fill_temporal`, as the graph view asks. *All requests* "
         "adds up the view's requests; "
         "*slowest request* is the longest one. The rows *one request per "
         "grouping* are the same tables read the way Odoo's stock pivot view "

@@ -154,7 +154,9 @@ export class CallsReportPivotModel extends PivotModel {
     }
 }
 
-/** With a single grouping, the bars stay stacked by call type. */
+/** With a single grouping, the chart is also split by call type (the bars
+ * stack by type, a line chart has a line per type, a pie a slice per
+ * grouping and type). */
 export class CallsReportGraphModel extends GraphModel {
     _buildMetaData(params) {
         const metaData = super._buildMetaData(params);
