@@ -257,7 +257,8 @@ class ResCompany(models.Model):
             with self.env.cr.savepoint():
                 return company._calltouch_fetch_and_import(now)
         except Exception as error:  # recorded for the manager, retried next run
-            company._calltouch_record_exception(
+            _logger.exception("Calltouch sync of %s failed", company.name)
+            company._calltouch_record_error(
                 _(
                     "The Calltouch sync failed unexpectedly; the next run "
                     "tries the same period again. %(error)s",
@@ -311,51 +312,36 @@ class ResCompany(models.Model):
         )
 
     def _calltouch_import(self, end, calls, requests, skipped):
+        """Write the fetched window and move the cursor (called inside
+        _calltouch_sync's savepoint: a failure here writes nothing)."""
         Touch = self.env["pbx.touch"]
-        try:
-            with self.env.cr.savepoint():
-                call_stats = Touch._calltouch_import_calls(self, calls)
-                request_stats = Touch._calltouch_import_requests(self, requests)
-                result = _(
-                    "%(calls)s calls (%(new_calls)s new, %(matched)s newly linked "
-                    "to PBX calls), %(requests)s requests (%(leads)s new leads).",
-                    calls=len(calls),
-                    new_calls=call_stats["created"],
-                    matched=call_stats["matched"],
-                    requests=len(requests),
-                    leads=request_stats["leads"],
-                )
-                if skipped:
-                    result += " " + _(
-                        "%(count)s malformed records skipped (see the server log).",
-                        count=skipped,
-                    )
-                self.write(
-                    {
-                        "calltouch_synced_until": end,
-                        "calltouch_last_success_at": fields.Datetime.now(),
-                        "calltouch_last_result": result,
-                        "calltouch_last_error": False,
-                        "calltouch_retry_at": False,
-                    }
-                )
-        except Exception as error:  # recorded for the manager, retried next run
-            self._calltouch_record_exception(
-                _(
-                    "Importing the Calltouch data failed; the next run tries the "
-                    "same period again. %(error)s",
-                    error=str(error),
-                )
+        call_stats = Touch._calltouch_import_calls(self, calls)
+        request_stats = Touch._calltouch_import_requests(self, requests)
+        result = _(
+            "%(calls)s calls (%(new_calls)s new, %(matched)s newly linked "
+            "to PBX calls), %(requests)s requests (%(leads)s new leads).",
+            calls=len(calls),
+            new_calls=call_stats["created"],
+            matched=call_stats["matched"],
+            requests=len(requests),
+            leads=request_stats["leads"],
+        )
+        if skipped:
+            result += " " + _(
+                "%(count)s malformed records skipped (see the server log).",
+                count=skipped,
             )
-            return False
+        self.write(
+            {
+                "calltouch_synced_until": end,
+                "calltouch_last_success_at": fields.Datetime.now(),
+                "calltouch_last_result": result,
+                "calltouch_last_error": False,
+                "calltouch_retry_at": False,
+            }
+        )
         _logger.info("Calltouch sync of %s: %s", self.name, result)
         return {"calls": call_stats, "requests": request_stats, "skipped": skipped}
-
-    def _calltouch_record_exception(self, message):
-        """Record ``message`` for an unexpected exception being handled; its
-        traceback goes to the server log."""
-        _logger.exception("Calltouch sync of %s failed", self.name)
-        self._calltouch_record_error(message)
 
     def _calltouch_record_error(self, message, stop=False, retry_at=False):
         _logger.warning("Calltouch sync of %s: %s", self.name, message)
