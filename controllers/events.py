@@ -5,10 +5,15 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from odoo import http
 from odoo.http import request
+from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
 
 from ..tools.call_events import MAX_BODY_BYTES, validate_batch
 
 _logger = logging.getLogger(__name__)
+
+# Replays of a batch that met another request writing the same calls, before
+# Odoo's own retries (which wait between tries) take over.
+IMMEDIATE_REPLAYS = 8
 
 
 def _answer(payload, status, headers=None):
@@ -71,7 +76,28 @@ class PbxEventController(http.Controller):
                 },
                 400,
             )
-        accepted, duplicates, _calls = request.env["pbx.call"]._ingest_events(
-            connection, events
-        )
+        accepted, duplicates = self._ingest(connection, events)
         return _answer({"accepted": accepted, "duplicates": duplicates}, 200)
+
+    def _ingest(self, connection, events):
+        """Write the batch; replay it at once when it met a concurrent writer.
+
+        Requests about the same calls follow each other (pbx.call's
+        _lock_external_ids); the one that waited finds its snapshot stale and
+        PostgreSQL refuses it with a serialization failure. The other request
+        has committed by then, so a replay in a fresh transaction needs no
+        pause, unlike Odoo's generic retry, which waits up to seconds.
+        """
+        env = request.env
+        for attempt in range(1, IMMEDIATE_REPLAYS + 1):
+            try:
+                accepted, duplicates, _calls = env["pbx.call"]._ingest_events(
+                    connection, events
+                )
+                env.flush_all()
+                return accepted, duplicates
+            except PG_CONCURRENCY_EXCEPTIONS_TO_RETRY:
+                if attempt == IMMEDIATE_REPLAYS:
+                    raise
+                env.cr.rollback()
+                env.reset()

@@ -1,8 +1,7 @@
+import hashlib
 import logging
 from collections import defaultdict
 from datetime import timedelta
-
-import psycopg2
 
 from odoo import api, fields, models
 from odoo.osv import expression
@@ -44,6 +43,12 @@ _MERGE_KEYS = (
     "rang_extensions",
     "claimed_by",
 )
+
+
+def call_lock_key(connection_id, external_id):
+    """The advisory lock key (a signed 64-bit integer) of one call of a PBX."""
+    digest = hashlib.sha256(f"pbx.call:{connection_id}:{external_id}".encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
 
 
 def total_duration(talk_seconds, wait_seconds):
@@ -365,6 +370,7 @@ class PbxCall(models.Model):
         self = self.sudo().with_company(connection.company_id)
         if not events:
             return 0, 0, self.browse()
+        self._lock_external_ids(connection, {event["call_id"] for event in events})
         fresh = self._claim_event_fingerprints(connection, events)
         duplicates = len(events) - len(fresh)
         if not fresh:
@@ -375,6 +381,22 @@ class PbxCall(models.Model):
         calls = self._upsert_calls(connection, by_call)
         calls._after_ingest(fresh)
         return len(fresh), duplicates, calls
+
+    def _lock_external_ids(self, connection, external_ids):
+        """Wait until no other transaction is writing these calls of ``connection``.
+
+        Every writer of calls takes these transaction-level advisory locks
+        first, in one order (so two batches cannot deadlock on them): events of
+        one call then apply one transaction after the other. When this had to
+        wait, the other transaction committed after this one's snapshot was
+        taken; PostgreSQL then refuses the stale read or insert that follows
+        with a serialization failure, and the transaction is replayed in a
+        fresh snapshot (see controllers/events.py).
+        """
+        keys = sorted({call_lock_key(connection.id, cid) for cid in external_ids})
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", keys)
+        )
 
     def _claim_event_fingerprints(self, connection, events):
         """Events not seen before (also within the batch), recorded as seen."""
@@ -412,17 +434,7 @@ class PbxCall(models.Model):
         missing = [cid for cid in by_call if cid not in found]
         created = self.browse()
         if missing:
-            try:
-                with self.env.cr.savepoint():
-                    created = self._create_calls(lookups, missing, by_call)
-            except psycopg2.errors.UniqueViolation:
-                # A concurrent request created some of these calls since we
-                # looked: lock them and fold our events into them instead.
-                self.env.invalidate_all()
-                found.update(self._lock_calls(connection, missing))
-                missing = [cid for cid in missing if cid not in found]
-                if missing:
-                    created = self._create_calls(lookups, missing, by_call)
+            created = self._create_calls(lookups, missing, by_call)
         if found:
             self._update_calls(lookups, found, by_call)
         return created | self.browse([call.id for call in found.values()])
@@ -498,15 +510,26 @@ class PbxCall(models.Model):
                     for name in columns
                 )
             )
+        # A call committed by another transaction after this one's snapshot
+        # is a conflict PostgreSQL turns into a serialization failure (in
+        # Odoo's REPEATABLE READ), so the whole batch is replayed with the
+        # call visible, rather than failing on the unique constraint.
         cr.execute(
             SQL(
-                "INSERT INTO %s (%s) VALUES %s RETURNING id",
+                """
+                INSERT INTO %s (%s) VALUES %s
+                ON CONFLICT (connection_id, external_id) DO NOTHING
+                RETURNING id
+                """,
                 SQL.identifier(self._table),
                 SQL(", ").join(map(SQL.identifier, columns)),
                 SQL(", ").join(rows),
-            )
+            ),
+            log_exceptions=False,  # see _claim_event_fingerprints
         )
         ids = [row[0] for row in cr.fetchall()]
+        if len(ids) != len(rows):
+            raise RuntimeError("calls of this batch were created concurrently")
         for name in names:
             field = self._fields[name]
             if field.type != "many2many":

@@ -1,6 +1,11 @@
 import json
 import secrets
+from contextlib import contextmanager
 
+import odoo
+from odoo import SUPERUSER_ID, api
+from odoo.fields import Command
+from odoo.modules.registry import Registry
 from odoo.tests import new_test_user
 
 from odoo.addons.clinic_pbx.models.pbx_connection import hash_token
@@ -74,3 +79,53 @@ class EventApiMixin:
         if token is not None:
             headers["Authorization"] = f"Bearer {token}"
         return self.url_open("/pbx/v1/events", data=body, headers=headers, timeout=60)
+
+
+def real_registry():
+    """The registry of the test database, for tests that commit for real."""
+    return Registry(odoo.tools.config["db_name"])
+
+
+@contextmanager
+def committed_pbx(extensions=()):
+    """A committed Event API connection, and a PBX User on each extension.
+
+    For tests whose requests run in real transactions of their own (several at
+    once, or in another process): yields {"connection_id", "token",
+    "user_ids"} and deletes all of it, with the connection's calls, at the end.
+    """
+    suffix = secrets.token_hex(4)
+    token = secrets.token_urlsafe(32)
+    with real_registry().cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        connection = env["pbx.connection"].create(
+            {
+                "name": f"Committed PBX {suffix}",
+                "kind": "event_api",
+                "country_id": env.ref("base.ru").id,
+                "timezone": "Europe/Moscow",
+                "token_hash": hash_token(token),
+            }
+        )
+        group = env.ref("clinic_pbx.clinic_pbx_group_user")
+        users = env["res.users"].create(
+            [
+                {
+                    "name": f"Receptionist {ext}",
+                    "login": f"committed-{ext}-{suffix}",
+                    "pbx_extension": ext,
+                    "groups_id": [Command.set(group.ids)],
+                }
+                for ext in extensions
+            ]
+        )
+        ids = {"connection_id": connection.id, "token": token, "user_ids": users.ids}
+    try:
+        yield ids
+    finally:
+        with real_registry().cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            connection = env["pbx.connection"].browse(ids["connection_id"])
+            env["pbx.call"].search([("connection_id", "=", connection.id)]).unlink()
+            connection.unlink()
+            env["res.users"].browse(ids["user_ids"]).unlink()
