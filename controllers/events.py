@@ -1,38 +1,93 @@
+"""Event API v1: the PBX posts its call events here (see docs/event-api.md).
+
+Every answer is JSON, errors included: the route has a dispatcher of its own
+whose ``handle_error`` Odoo calls for any exception raised while serving it.
+Loaded server-wide (``--load=base,web,clinic_pbx``), the route also answers
+when the database cannot be reached, so that a relay knows to retry.
+"""
+
 import json
 import logging
 
-from werkzeug.exceptions import RequestEntityTooLarge
+import psycopg2
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from odoo import http
 from odoo.http import request
 from odoo.service.model import PG_CONCURRENCY_EXCEPTIONS_TO_RETRY
+from odoo.sql_db import PoolError
 
 from ..tools.call_events import MAX_BODY_BYTES, validate_batch
 
 _logger = logging.getLogger(__name__)
 
+EVENTS_ROUTE = "/pbx/v1/events"
+# Seconds a relay waits before retrying a request answered 503.
+RETRY_AFTER_SECONDS = 5
 # Replays of a batch that met another request writing the same calls, before
 # Odoo's own retries (which wait between tries) take over.
 IMMEDIATE_REPLAYS = 8
 
 
-def _answer(payload, status, headers=None):
-    return request.make_json_response(payload, headers=headers, status=status)
+def json_answer(payload, status, headers=()):
+    return request.make_json_response(
+        payload, headers=[("Cache-Control", "no-store"), *headers], status=status
+    )
+
+
+def unavailable(reason):
+    """503 with Retry-After: nothing was written, the same request may be resent."""
+    return json_answer(
+        {"error": reason, "retry_after": RETRY_AFTER_SECONDS},
+        503,
+        [("Retry-After", str(RETRY_AFTER_SECONDS))],
+    )
+
+
+def error_response(exc):
+    """The JSON answer for an exception raised while serving the Event API."""
+    if isinstance(exc, PG_CONCURRENCY_EXCEPTIONS_TO_RETRY):
+        return unavailable("the calls of this batch are busy; retry later")
+    if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError | PoolError):
+        # The database went away or is overloaded (a failover, a restart).
+        return unavailable("the database is unavailable; retry later")
+    if isinstance(exc, RequestEntityTooLarge):
+        return json_answer(
+            {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}, 413
+        )
+    if isinstance(exc, HTTPException) and exc.code:
+        return json_answer({"error": exc.name}, exc.code)
+    return json_answer({"error": "internal error; no event was written"}, 500)
+
+
+class PbxEventsDispatcher(http.HttpDispatcher):
+    """Plain HTTP dispatching whose error pages are the Event API's JSON."""
+
+    routing_type = "pbx_events"
+
+    def handle_error(self, exc):
+        return error_response(exc)
 
 
 class PbxEventController(http.Controller):
-    """Event API v1: the PBX posts its call events here (see docs/event-api.md)."""
-
     @http.route(
-        "/pbx/v1/events",
-        type="http",
-        auth="public",
-        methods=["POST"],
+        EVENTS_ROUTE,
+        type="pbx_events",
+        auth="none",
         csrf=False,
         save_session=False,
+        # One byte more than allowed is read, so that a body without a
+        # Content-Length (chunked) can be told too large without reading it.
+        max_content_length=MAX_BODY_BYTES + 1,
     )
     def pbx_events(self, **_kwargs):
         httprequest = request.httprequest
+        if not request.db:
+            return unavailable("the database is unavailable; retry later")
+        if httprequest.method != "POST":
+            return json_answer({"error": "use POST"}, 405, [("Allow", "POST")])
+        request.env["ir.http"]._auth_method_public()
+        remote = httprequest.remote_addr
         auth = httprequest.headers.get("Authorization", "")
         scheme, _sep, token = auth.partition(" ")
         connection = request.env["pbx.connection"].browse()
@@ -41,35 +96,46 @@ class PbxEventController(http.Controller):
                 token.strip()
             )
         if not connection:
-            return _answer(
+            _logger.warning(
+                "Event API: refused a request from %s: missing or wrong API token",
+                remote,
+            )
+            return json_answer(
                 {"error": "missing or wrong API token"},
                 401,
                 [("WWW-Authenticate", 'Bearer realm="pbx"')],
             )
+
+        def refuse(payload, status):
+            _logger.warning(
+                "Event API: refused a request of PBX connection %s from %s (%s): %s",
+                connection.id,
+                remote,
+                status,
+                payload["error"],
+            )
+            return json_answer(payload, status)
+
         if httprequest.mimetype != "application/json":
-            return _answer({"error": "the body must be application/json"}, 415)
+            return refuse({"error": "the body must be application/json"}, 415)
+        too_large = {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}
         length = httprequest.content_length
         if length is not None and length > MAX_BODY_BYTES:
-            return _answer(
-                {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}, 413
-            )
-        httprequest.max_content_length = MAX_BODY_BYTES
+            return refuse(too_large, 413)
         try:
             # cached: Odoo replays the request after a serialization failure
             data = httprequest.get_data()
         except RequestEntityTooLarge:
-            data = None
-        if data is None or len(data) > MAX_BODY_BYTES:
-            return _answer(
-                {"error": f"the body is larger than {MAX_BODY_BYTES} bytes"}, 413
-            )
+            return refuse(too_large, 413)
+        if len(data) > MAX_BODY_BYTES:
+            return refuse(too_large, 413)
         try:
             body = json.loads(data)
         except (ValueError, UnicodeDecodeError, RecursionError):
-            return _answer({"error": "the body is not valid JSON"}, 400)
+            return refuse({"error": "the body is not valid JSON"}, 400)
         events, errors = validate_batch(body)
         if errors:
-            return _answer(
+            return refuse(
                 {
                     "error": "invalid events; nothing was written",
                     "details": [error.as_dict() for error in errors[:100]],
@@ -77,7 +143,7 @@ class PbxEventController(http.Controller):
                 400,
             )
         accepted, duplicates = self._ingest(connection, events)
-        return _answer({"accepted": accepted, "duplicates": duplicates}, 200)
+        return json_answer({"accepted": accepted, "duplicates": duplicates}, 200)
 
     def _ingest(self, connection, events):
         """Write the batch; replay it at once when it met a concurrent writer.

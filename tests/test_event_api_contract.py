@@ -40,6 +40,17 @@ class TestEventApiContract(EventApiMixin, HttpCase):
         batch = self.spec["components"]["schemas"]["Batch"]["properties"]["events"]
         self.assertEqual(batch["maxItems"], call_events.MAX_EVENTS)
 
+    def test_every_answer_of_the_route_is_documented(self):
+        responses = self.spec["paths"]["/pbx/v1/events"]["post"]["responses"]
+        self.assertEqual(
+            set(responses),
+            {"200", "400", "401", "405", "413", "415", "500", "503"},
+        )
+        self.assertIn("Retry-After", responses["503"]["headers"])
+        self.assertEqual(
+            responses["503"]["headers"]["Retry-After"]["schema"]["type"], "integer"
+        )
+
     def test_every_example_is_accepted(self):
         operation = self.spec["paths"]["/pbx/v1/events"]["post"]
         examples = operation["requestBody"]["content"]["application/json"]["examples"]
