@@ -407,11 +407,12 @@ class PbxCall(models.Model):
             SQL(
                 """
                 INSERT INTO pbx_event_receipt (connection_id, fingerprint, received_at)
-                SELECT %s, fp, now() AT TIME ZONE 'UTC' FROM unnest(%s::varchar[]) fp
+                SELECT %s, fp, %s FROM unnest(%s::varchar[]) fp
                 ON CONFLICT (connection_id, fingerprint) DO NOTHING
                 RETURNING fingerprint
                 """,
                 connection.id,
+                fields.Datetime.now(),
                 list(unique),
             ),
             # A concurrent request with the same events makes this fail with

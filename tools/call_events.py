@@ -23,6 +23,9 @@ MAX_EXTENSION = 32
 MAX_URL = 2048
 MAX_SECONDS = 7 * 24 * 3600
 MAX_REVISION = 999999
+# Extensions a call keeps as "rang" (a queue re-ringing its agents for an hour
+# must not grow one call without end): the first ones in sort order.
+MAX_RANG_EXTENSIONS = 200
 MIN_YEAR, MAX_YEAR = 2000, 2100  # far years overflow the durations added later
 
 REQUIRED = {
@@ -274,7 +277,7 @@ def merge_events(state, events):
             # Every phone that rang, whichever event said so first: a queue or
             # a transfer rings more phones after the call began.
             rang = sorted(set(new.get("rang_extensions") or []) | set(rang))
-            new["rang_extensions"] = rang
+            new["rang_extensions"] = rang[:MAX_RANG_EXTENSIONS]
             if not new.get("header_key") or key < new["header_key"]:
                 new.update(
                     header_key=key,
