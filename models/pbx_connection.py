@@ -5,7 +5,7 @@ import secrets
 import pytz
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 TOKEN_BYTES = 32
 # Where the PBX is reached and how its syncs went: for managers, not for every
@@ -112,6 +112,18 @@ class PbxConnection(models.Model):
         )
         for connection in self:
             connection.call_count = counts.get(connection, 0)
+
+    def write(self, vals):
+        # Record rules are checked on the company a connection is in, not on
+        # the one it is moved to: with its token a manager could otherwise
+        # feed calls and pop-ups to a company they are not in.
+        if vals.get("company_id") and not self.env.su:
+            company = self.env["res.company"].browse(vals["company_id"])
+            if company not in self.env.user.company_ids:
+                raise AccessError(
+                    _("You can only move a PBX connection to one of your companies.")
+                )
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_calls(self):

@@ -195,3 +195,19 @@ class TestCallAccess(TransactionCase):
             {"connection_id": {"fields": {"display_name": {}}}}
         )
         self.assertEqual(data[0]["connection_id"]["display_name"], "PBX A")
+
+    def test_a_manager_cannot_move_a_connection_to_another_company(self):
+        # With its token they would then feed calls and pop-ups to company B.
+        connection = self.conn_a.with_user(self.manager)
+        with self.assertRaises(AccessError):
+            connection.write({"company_id": self.company_b.id})
+        self.assertEqual(self.conn_a.company_id, self.company_a)
+        with self.assertRaises(AccessError):
+            self.env["pbx.connection"].with_user(self.manager).create(
+                {"name": "Planted", "company_id": self.company_b.id}
+            )
+        # A manager of both companies may.
+        self.conn_a.with_user(self.boss).with_context(
+            allowed_company_ids=(self.company_a | self.company_b).ids
+        ).write({"company_id": self.company_b.id})
+        self.assertEqual(self.conn_a.company_id, self.company_b)
