@@ -11,6 +11,8 @@ TOKEN_BYTES = 32
 # Where the PBX is reached and how its syncs went: for managers, not for every
 # PBX User who sees a connection's name on a call.
 MANAGERS = "clinic_pbx.clinic_pbx_group_manager"
+DEFAULT_CDR_HOST = "127.0.0.1"
+DEFAULT_CDR_PORT = 3306
 
 
 def _tz_selection(self):
@@ -65,8 +67,10 @@ class PbxConnection(models.Model):
         help="The end of the current API token.",
     )
     # FreePBX CDR database
-    cdr_host = fields.Char("Database Host", default="127.0.0.1", groups=MANAGERS)
-    cdr_port = fields.Integer("Database Port", default=3306, groups=MANAGERS)
+    cdr_host = fields.Char("Database Host", default=DEFAULT_CDR_HOST, groups=MANAGERS)
+    cdr_port = fields.Integer(
+        "Database Port", default=DEFAULT_CDR_PORT, groups=MANAGERS
+    )
     cdr_database = fields.Char(
         "Database Name", default="asteriskcdrdb", groups=MANAGERS
     )
