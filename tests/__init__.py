@@ -27,3 +27,4 @@ from . import test_translations
 from . import test_calls_report
 from . import test_calls_report_tour
 from . import test_public_methods
+from . import test_neutralize
