@@ -51,6 +51,9 @@ class PbxConnection(models.Model):
     def write(self, vals):
         moved = {"cdr_host", "cdr_port", "recordings_base_url"} & set(vals)
         if moved and not self.env.is_system() and not self.env.su:
+            # The guard reads the connections as superuser: only for users who
+            # may write them, or its refusal would tell a stranger about them.
+            self.check_access("write")
             for connection in self.sudo():
                 changed = {f for f in moved if connection[f] != vals[f]}
                 # Test connection and Sync now tell a refused connection from

@@ -159,6 +159,18 @@ class TestPublicMethods(PublicMethodsCase, TransactionCase):
         self.assert_refused(
             refused, "write", {"cdr_database": "x"}, records=self.cdr_connection
         )
+        # The guard on where a connection points reads it as superuser: it
+        # checks write access first, so the refusal tells nothing about it.
+        self.cdr_connection.cdr_password = "s3cret"
+        for label, user in refused.items():
+            for vals in (
+                {"cdr_host": "10.0.0.1"},
+                {"recordings_base_url": "http://x/"},
+            ):
+                with self.subTest(user=label, vals=vals):
+                    with self.assertRaises(AccessError) as caught:
+                        self.cdr_connection.with_user(user).write(vals)
+                    self.assertNotIn(self.cdr_connection.name, str(caught.exception))
 
     def test_retrying_a_push_checks_write_access_first(self):
         refused = dict(self.strangers, **{"PBX User": self.anna})
