@@ -65,9 +65,16 @@ def generate(writer, rows_wanted, seed=2026):
 
 
 def _measure(env, calls):
+    pbx_user = env.ref("clinic_pbx.clinic_pbx_group_user")
     for ext in EXTENSIONS:
         env["res.users"].create(
-            {"name": f"Admin {ext}", "login": f"admin{ext}", "pbx_extension": ext}
+            {
+                "name": f"Admin {ext}",
+                "login": f"admin{ext}",
+                "pbx_extension": ext,
+                # Only PBX Users count as users of an extension.
+                "groups_id": [(4, pbx_user.id)],
+            }
         )
     connection = env["pbx.connection"].create(
         {

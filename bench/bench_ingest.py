@@ -84,6 +84,8 @@ def run(ctx):
                     "name": f"Admin {ext}",
                     "login": f"bench{ext}",
                     "pbx_extension": str(ext),
+                    # Only PBX Users count as users of an extension.
+                    "groups_id": [(4, env.ref("clinic_pbx.clinic_pbx_group_user").id)],
                 }
                 for ext in range(101, 106)
             ]

@@ -245,7 +245,9 @@ class PbxCall(models.Model):
         readonly=True,
         groups="clinic_pbx.clinic_pbx_group_manager",
     )
-    merge_state = fields.Json(readonly=True, copy=False)
+    # The folded events, with the PBX's recording URLs: internal state that
+    # only ingestion (as superuser) reads.
+    merge_state = fields.Json(readonly=True, copy=False, groups="base.group_system")
     number_search = fields.Char(
         "Number or Contact", compute="_compute_number_search", search="_search_number"
     )

@@ -267,7 +267,9 @@ class PbxCall(models.Model):
         return result
 
     def _pbx_popup_last_touches(self, partners):
-        """{partner id: {name, date}} of each patient's latest touch."""
+        """{partner id: {name, date}} of each patient's latest touch of this
+        call's company (a patient may be shared by several clinics)."""
+        self.ensure_one()
         if not partners:
             return {}
         result = {}
@@ -275,7 +277,10 @@ class PbxCall(models.Model):
             self.env["pbx.touch"]
             .sudo()
             .search(
-                [("partner_id", "in", partners.ids)],
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("company_id", "=", self.company_id.id),
+                ],
                 order="date desc, id desc",
                 limit=50,
             )

@@ -5,9 +5,14 @@ import secrets
 import pytz
 
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 
 TOKEN_BYTES = 32
+# Where the PBX is reached and how its syncs went: for managers, not for every
+# PBX User who sees a connection's name on a call.
+MANAGERS = "clinic_pbx.clinic_pbx_group_manager"
+DEFAULT_CDR_HOST = "127.0.0.1"
+DEFAULT_CDR_PORT = 3306
 
 
 def _tz_selection(self):
@@ -55,13 +60,21 @@ class PbxConnection(models.Model):
     )
     token_hash = fields.Char(groups="base.group_system", copy=False, index=True)
     token_hint = fields.Char(
-        "Token", readonly=True, copy=False, help="The end of the current API token."
+        "Token",
+        readonly=True,
+        copy=False,
+        groups=MANAGERS,
+        help="The end of the current API token.",
     )
     # FreePBX CDR database
-    cdr_host = fields.Char("Database Host", default="127.0.0.1")
-    cdr_port = fields.Integer("Database Port", default=3306)
-    cdr_database = fields.Char("Database Name", default="asteriskcdrdb")
-    cdr_table = fields.Char("CDR Table", default="cdr")
+    cdr_host = fields.Char("Database Host", default=DEFAULT_CDR_HOST, groups=MANAGERS)
+    cdr_port = fields.Integer(
+        "Database Port", default=DEFAULT_CDR_PORT, groups=MANAGERS
+    )
+    cdr_database = fields.Char(
+        "Database Name", default="asteriskcdrdb", groups=MANAGERS
+    )
+    cdr_table = fields.Char("CDR Table", default="cdr", groups=MANAGERS)
     cdr_user = fields.Char("Database User", groups="base.group_system")
     cdr_password = fields.Char("Database Password", groups="base.group_system")
     cdr_overlap_minutes = fields.Integer(
@@ -75,20 +88,24 @@ class PbxConnection(models.Model):
     cdr_cursor = fields.Datetime(
         "Read Up To",
         copy=False,
+        groups=MANAGERS,
         help="PBX time of the newest CDR row imported so far (UTC).",
     )
     recordings_base_url = fields.Char(
         "Recordings URL",
+        groups=MANAGERS,
         help="Where the PBX serves its monitor directory, e.g. "
         "https://pbx.example/monitor/ (recordings are looked up under YYYY/MM/DD/).",
     )
     recordings_username = fields.Char(groups="base.group_system")
     recordings_password = fields.Char(groups="base.group_system")
     # Sync health
-    last_success_at = fields.Datetime("Last Success", readonly=True, copy=False)
-    last_error = fields.Text(readonly=True, copy=False)
-    last_error_at = fields.Datetime(readonly=True, copy=False)
-    rows_imported = fields.Integer(readonly=True, copy=False)
+    last_success_at = fields.Datetime(
+        "Last Success", readonly=True, copy=False, groups=MANAGERS
+    )
+    last_error = fields.Text(readonly=True, copy=False, groups=MANAGERS)
+    last_error_at = fields.Datetime(readonly=True, copy=False, groups=MANAGERS)
+    rows_imported = fields.Integer(readonly=True, copy=False, groups=MANAGERS)
     call_count = fields.Integer(compute="_compute_call_count")
 
     def _compute_call_count(self):
@@ -99,6 +116,18 @@ class PbxConnection(models.Model):
         )
         for connection in self:
             connection.call_count = counts.get(connection, 0)
+
+    def write(self, vals):
+        # Record rules are checked on the company a connection is in, not on
+        # the one it is moved to: with its token a manager could otherwise
+        # feed calls and pop-ups to a company they are not in.
+        if vals.get("company_id") and not self.env.su:
+            company = self.env["res.company"].browse(vals["company_id"])
+            if company not in self.env.user.company_ids:
+                raise AccessError(
+                    _("You can only move a PBX connection to one of your companies.")
+                )
+        return super().write(vals)
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_calls(self):

@@ -18,6 +18,7 @@ from ..tools.cdr_source import (
     parse_key,
     valid_table_name,
 )
+from .pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
 
 _logger = logging.getLogger(__name__)
 
@@ -34,14 +35,36 @@ MAX_LISTED_PROBLEMS = 20
 class PbxConnection(models.Model):
     _inherit = "pbx.connection"
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        connections = super().create(vals_list)
+        # Checked once created: the location may come from context defaults.
+        if not self.env.is_system() and not self.env.su:
+            for connection in connections.sudo():
+                if (connection.cdr_host, connection.cdr_port) != (
+                    DEFAULT_CDR_HOST,
+                    DEFAULT_CDR_PORT,
+                ):
+                    connection._raise_cdr_location_is_for_admins()
+        return connections
+
     def write(self, vals):
-        # The stored credentials go wherever these point: only an
-        # administrator may move them elsewhere.
         moved = {"cdr_host", "cdr_port", "recordings_base_url"} & set(vals)
         if moved and not self.env.is_system() and not self.env.su:
+            # The guard reads the connections as superuser: only for users who
+            # may write them, or its refusal would tell a stranger about them.
+            self.check_access("write")
             for connection in self.sudo():
+                changed = {f for f in moved if connection[f] != vals[f]}
+                # Test connection and Sync now tell a refused connection from
+                # a timeout or another service: pointed anywhere, they would
+                # scan the ports the server reaches.
+                if changed & {"cdr_host", "cdr_port"}:
+                    connection._raise_cdr_location_is_for_admins()
+                # The stored credentials go wherever these point: only an
+                # administrator may move them elsewhere.
                 has_secret = connection.cdr_password or connection.recordings_password
-                if has_secret and any(connection[f] != vals[f] for f in moved):
+                if has_secret and changed:
                     raise AccessError(
                         _(
                             "Only an administrator can change where %(name)s "
@@ -51,6 +74,14 @@ class PbxConnection(models.Model):
                         )
                     )
         return super().write(vals)
+
+    def _raise_cdr_location_is_for_admins(self):
+        raise AccessError(
+            _(
+                "Only an administrator can set the database host and port of %(name)s.",
+                name=self.name,
+            )
+        )
 
     @api.constrains("kind", "cdr_table")
     def _check_cdr_table(self):

@@ -157,10 +157,12 @@ class PbxTouch(models.Model):
     @api.onchange("call_id")
     def _onchange_call_id(self):
         """A touch logged for a call takes the call's number, patient and time."""
-        # Only a call the user may read lends its details; read them as
-        # superuser then, as the lead may be out of a receptionist's reach.
-        if not self.call_id or not self.call_id.has_access("read"):
+        if not self.call_id:
             return
+        # Only a call the user may read lends its details (the form shows its
+        # name too); read them as superuser then, as the lead may be out of a
+        # receptionist's reach.
+        self.call_id.check_access("read")
         call = self.call_id.sudo()
         self.phone = self.phone or call.external_key or call.src
         self.partner_id = self.partner_id or call.partner_id
@@ -183,6 +185,25 @@ class PbxTouch(models.Model):
         if not self.partner_id:
             found = self.env["crm.lead"].browse(leads.get(key, []))
             self.lead_id = found._filtered_access("read")[:1]
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        touches = super().create(vals_list)
+        # Checked once created: the call may come from a default_call_id.
+        self._check_call_access(touches.call_id)
+        return touches
+
+    def write(self, vals):
+        if vals.get("call_id"):
+            self._check_call_access(self.env["pbx.call"].browse(vals["call_id"]))
+        return super().write(vals)
+
+    @api.model
+    def _check_call_access(self, calls):
+        """A touch shows its call's name (direction and numbers), read as
+        superuser: users link only calls they may read."""
+        if not self.env.su:
+            calls.with_env(self.env).check_access("read")
 
     # ------------------------------------------------------------------
     # Business helpers shared by the sync and the PBX ingestion

@@ -18,6 +18,10 @@ MAX_PULL_WINDOW = timedelta(days=1)
 TIMEOUT = (5, 30)  # connect, read (seconds)
 MAX_TIME_LAG = 24 * 60
 MAX_SKIPPED_SHOWN = 20
+# Who sees and sets the account, its endpoints and how its syncs went (portal
+# users read their company's other fields). The low-score threshold stays
+# readable: the Call Log's Low Score filter uses it.
+ADMINS = "base.group_system"
 # Settings whose change may fix refused credentials: changing one resumes a
 # paused synchronisation.
 CONFIG_FIELDS = (
@@ -44,23 +48,29 @@ class ResCompany(models.Model):
         "Enable Callmarker Service",
         help="Send finished calls and their recordings to Callmarker and fetch "
         "its tags, quality scores and checklists.",
+        groups=ADMINS,
     )
     callmarker_call_data_url = fields.Char(
         "Callmarker Call Data URL",
         help="Where the analysis results of calls are fetched.",
+        groups=ADMINS,
     )
     callmarker_request_data_url = fields.Char(
         "Callmarker Request Data URL",
         help="Where finished calls are sent for analysis.",
+        groups=ADMINS,
     )
     callmarker_integration_id = fields.Char(
-        "Callmarker ID", help="The integration id Callmarker gave this clinic."
+        "Callmarker ID",
+        help="The integration id Callmarker gave this clinic.",
+        groups=ADMINS,
     )
-    callmarker_token = fields.Char(groups="base.group_system", copy=False)
+    callmarker_token = fields.Char(groups=ADMINS, copy=False)
     callmarker_time_lag = fields.Integer(
         default=5,
         help="Minutes each fetch reaches back before the previous one, to allow "
         "for clock differences and late analyses.",
+        groups=ADMINS,
     )
     callmarker_low_score = fields.Integer(
         "Callmarker Low Score Below",
@@ -68,24 +78,32 @@ class ResCompany(models.Model):
         help="Calls scored below this percentage are listed by the Low Score filter.",
     )
     callmarker_pulled_until = fields.Datetime(
-        "Callmarker Results Fetched Up To", readonly=True, copy=False
+        "Callmarker Results Fetched Up To",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
     )
     callmarker_last_success_at = fields.Datetime(
-        "Callmarker Last Success", readonly=True, copy=False
+        "Callmarker Last Success",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
     )
-    callmarker_last_error = fields.Text(readonly=True, copy=False)
-    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False)
+    callmarker_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
+    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
     callmarker_paused = fields.Boolean(
         readonly=True,
         copy=False,
         help="Callmarker refused the ID or token; nothing is sent or fetched until "
         "the ID, token or URLs are changed or Test connection succeeds.",
+        groups=ADMINS,
     )
     callmarker_skipped = fields.Text(
         "Callmarker Skipped Results",
         readonly=True,
         copy=False,
         help="Results of the last fetch that could not be used, and why.",
+        groups=ADMINS,
     )
 
     def write(self, vals):

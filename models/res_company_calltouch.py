@@ -18,6 +18,9 @@ MAX_WINDOW = timedelta(days=7)  # a long pause is caught up a week per run
 MAX_TIME_LAG = 24 * 60
 # pg_try_advisory_xact_lock(namespace, company id): one sync per company at a time
 LOCK_NAMESPACE = 7_402_218
+# Who sees and sets the account, its endpoints and how its syncs went (portal
+# users read their company's other fields).
+ADMINS = "base.group_system"
 # Changing one of these is a new attempt after Calltouch refused us.
 CREDENTIALS = {
     "calltouch_enabled",
@@ -35,22 +38,27 @@ class ResCompany(models.Model):
         "Calltouch Service",
         help="Import the calls and web requests of the clinic's Calltouch "
         "account as touches, every few minutes.",
+        groups=ADMINS,
     )
     calltouch_call_url = fields.Char(
         "Call Data URL",
         default=calltouch.DEFAULT_CALL_URL,
         help="Calltouch calls diary; {siteId} is replaced by the ID.",
+        groups=ADMINS,
     )
     calltouch_request_url = fields.Char(
         "Request Data URL",
         default=calltouch.DEFAULT_REQUEST_URL,
         help="Calltouch requests (web leads) journal.",
+        groups=ADMINS,
     )
     calltouch_site_id = fields.Char(
-        "Calltouch ID", help="The Calltouch site id (ID of the personal account)."
+        "Calltouch ID",
+        help="The Calltouch site id (ID of the personal account).",
+        groups=ADMINS,
     )
     calltouch_token = fields.Char(
-        groups="base.group_system",
+        groups=ADMINS,
         copy=False,
         help="The API token (clientApiId) from Calltouch › Integrations › API.",
     )
@@ -60,34 +68,44 @@ class ResCompany(models.Model):
         help="Minutes: a Calltouch call is the PBX call from the same number "
         "that started at most this long before or after it; each sync also "
         "reads again this far back.",
+        groups=ADMINS,
     )
     calltouch_timezone = fields.Selection(
         _tz_selection,
         "Calltouch Time Zone",
         default=calltouch.DEFAULT_TIMEZONE,
         help="Time zone of the Calltouch account (its days are asked for).",
+        groups=ADMINS,
     )
     calltouch_synced_until = fields.Datetime(
         "Calltouch Synced Up To",
         copy=False,
         help="End of the last window imported; the next sync starts here "
         "minus the Time Lag. Set it back to import an earlier period again.",
+        groups=ADMINS,
     )
     calltouch_last_success_at = fields.Datetime(
-        "Calltouch Last Success", readonly=True, copy=False
+        "Calltouch Last Success",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
     )
-    calltouch_last_result = fields.Char(readonly=True, copy=False)
-    calltouch_last_error = fields.Text(readonly=True, copy=False)
-    calltouch_last_error_at = fields.Datetime(readonly=True, copy=False)
+    calltouch_last_result = fields.Char(readonly=True, copy=False, groups=ADMINS)
+    calltouch_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
+    calltouch_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
     calltouch_stopped = fields.Boolean(
         "Calltouch Sync Stopped",
         readonly=True,
         copy=False,
         help="Calltouch refused the ID or the token; the scheduled sync waits "
         "until the settings change.",
+        groups=ADMINS,
     )
     calltouch_retry_at = fields.Datetime(
-        "Calltouch Retry After", readonly=True, copy=False
+        "Calltouch Retry After",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
     )
 
     def write(self, vals):

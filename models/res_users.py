@@ -2,9 +2,12 @@ import re
 from collections import defaultdict
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, ValidationError
 
 EXTENSION_PATTERN = re.compile(r"^[0-9]{2,8}$")
+PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
+PBX_MANAGER_GROUP = "clinic_pbx.clinic_pbx_group_manager"
+USER_ADMIN_GROUP = "base.group_erp_manager"
 
 
 class ResUsers(models.Model):
@@ -14,16 +17,14 @@ class ResUsers(models.Model):
         "PBX Extension",
         index="btree_not_null",
         help="Internal number of this user's phone. Several users may share one "
-        "extension (a reception desk): they all get the pop-up when it rings.",
+        "extension (a reception desk): they all get the pop-up when it rings. "
+        "It gives access to the calls that ring it, so PBX Managers and user "
+        "administrators set it.",
     )
 
     @property
     def SELF_READABLE_FIELDS(self):
         return super().SELF_READABLE_FIELDS + ["pbx_extension"]
-
-    @property
-    def SELF_WRITEABLE_FIELDS(self):
-        return super().SELF_WRITEABLE_FIELDS + ["pbx_extension"]
 
     @api.constrains("pbx_extension")
     def _check_pbx_extension(self):
@@ -43,16 +44,64 @@ class ResUsers(models.Model):
         for vals in vals_list:
             if vals.get("pbx_extension"):
                 vals["pbx_extension"] = vals["pbx_extension"].strip()
+        if any(vals.get("pbx_extension") for vals in vals_list):
+            self.browse()._pbx_check_extension_rights()
         return super().create(vals_list)
 
     def write(self, vals):
-        if vals.get("pbx_extension"):
-            vals["pbx_extension"] = vals["pbx_extension"].strip()
-        return super().write(vals)
+        if "pbx_extension" not in vals:
+            return super().write(vals)
+        if vals["pbx_extension"]:
+            vals = dict(vals, pbx_extension=vals["pbx_extension"].strip())
+        by_manager = self._pbx_check_extension_rights()
+        before = {user.id: user.sudo().pbx_extension for user in self}
+        if by_manager and set(vals) == {"pbx_extension"}:
+            # A PBX Manager may not edit users otherwise: the extension, and
+            # nothing else, is written for them.
+            result = super(ResUsers, self.sudo()).write(vals)
+        else:
+            result = super().write(vals)
+        self._pbx_log_extension_changes(before)
+        return result
+
+    def _pbx_check_extension_rights(self):
+        """Refuse to set the extension of these users unless the current user
+        is a user administrator, or a PBX Manager of all their companies.
+
+        An extension gives access to the calls that ring it (and their
+        pop-ups), so it is an access right. Returns True when the PBX Manager
+        rule let it through.
+        """
+        env = self.env
+        if env.su or env.user.has_group(USER_ADMIN_GROUP):
+            return False
+        if env.user.has_group(PBX_MANAGER_GROUP) and all(
+            user.sudo().company_ids <= env.user.company_ids for user in self
+        ):
+            return True
+        raise AccessError(
+            _(
+                "Only PBX Managers and user administrators set PBX extensions: "
+                "an extension gives access to the calls that ring it."
+            )
+        )
+
+    def _pbx_log_extension_changes(self, before):
+        """Log each change on the user's contact (users have no chatter)."""
+        for user in self.sudo():
+            old, new = before.get(user.id) or False, user.pbx_extension or False
+            if old != new:
+                user.partner_id._message_log(
+                    body=_(
+                        "PBX extension changed from %(old)s to %(new)s.",
+                        old=old or _("none"),
+                        new=new or _("none"),
+                    )
+                )
 
     @api.model
     def _pbx_users_by_extension(self, extensions, company):
-        """{extension: [user ids]} for active internal users of ``company``."""
+        """{extension: [user ids]} for active PBX users of ``company``."""
         extensions = [ext for ext in extensions if ext]
         if not extensions:
             return {}
@@ -64,6 +113,7 @@ class ResUsers(models.Model):
                     ("pbx_extension", "in", extensions),
                     ("share", "=", False),
                     ("company_ids", "in", company.ids),
+                    ("groups_id", "in", self.env.ref(PBX_USER_GROUP).id),
                 ],
                 ["pbx_extension"],
                 order="id",

@@ -1,3 +1,5 @@
+import re
+
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, tagged
 
@@ -78,3 +80,46 @@ class TestAccess(TransactionCase):
         self.assertEqual(connection.cdr_overlap_minutes, 90)
         connection.write({"cdr_host": "10.0.0.6"})  # an administrator
         self.assertEqual(connection.cdr_host, "10.0.0.6")
+
+    def test_only_an_administrator_points_a_connection_at_a_database(self):
+        # Test connection and Sync now tell a refused connection from a
+        # timeout or another service's answer: pointed anywhere, they would
+        # scan the ports the server reaches. A manager uses what an
+        # administrator set.
+        connection = self.env["pbx.connection"].create(
+            {"name": "CDR without password", "kind": "freepbx_cdr", "cdr_host": "db"}
+        )
+        manager = self.users["manager"]
+        as_manager = connection.with_user(manager)
+        for vals in ({"cdr_host": "10.0.0.1"}, {"cdr_port": 22}):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                as_manager.write(vals)
+        self.assertEqual((connection.cdr_host, connection.cdr_port), ("db", 3306))
+        Connection = self.env["pbx.connection"].with_user(manager)
+        for vals, context in (
+            ({"cdr_host": "10.0.0.1", "cdr_port": 22}, {}),
+            ({}, {"default_cdr_host": "10.0.0.1"}),
+        ):
+            with self.subTest(vals=vals, context=context):
+                with self.assertRaises(AccessError):
+                    Connection.with_context(**context).create(
+                        {"name": "Scanner", "kind": "freepbx_cdr", **vals}
+                    )
+        # The rest stays theirs: the same values again, other settings, and
+        # new connections with the default location.
+        as_manager.write({"cdr_host": "db", "cdr_port": 3306, "cdr_table": "cdr2"})
+        self.assertEqual(connection.cdr_table, "cdr2")
+        created = Connection.create({"name": "Default", "kind": "freepbx_cdr"})
+        self.assertEqual(created.sudo().cdr_host, "127.0.0.1")
+        # The form shows them read-only to managers.
+        for user, readonly in (
+            (manager, True),
+            (self.env.ref("base.user_admin"), False),
+        ):
+            arch = self.env["pbx.connection"].with_user(user).get_view()["arch"]
+            for name in ("cdr_host", "cdr_port"):
+                with self.subTest(user=user.login, field=name):
+                    self.assertEqual(
+                        bool(re.search(r'name="%s"[^>]*readonly="1"' % name, arch)),
+                        readonly,
+                    )

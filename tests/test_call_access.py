@@ -1,3 +1,5 @@
+import json
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
@@ -130,3 +132,82 @@ class TestCallAccess(TransactionCase):
         unused, _token = make_connection(self.env, name="Never used")
         unused.with_user(self.manager).unlink()
         self.assertFalse(unused.exists())
+
+    def test_the_merge_state_with_the_pbx_urls_is_for_administrators(self):
+        # The folded events keep the PBX's recording URLs, which never go to
+        # the browser (only the Recordings route fetches them).
+        call = self.olga_took
+        call.sudo().merge_state = dict(
+            call.sudo().merge_state, end_recording_url="http://pbx.lan/rec/a1.wav"
+        )
+        for user in (self.olga, self.manager):
+            Call = call.with_user(user)
+            with self.subTest(user=user.login):
+                self.assertNotIn("merge_state", list(Call.fields_get()))
+                with self.assertRaises(AccessError):
+                    Call.read(["merge_state"])
+                with self.assertRaises(AccessError):
+                    Call.search_read([("id", "=", call.id)], ["merge_state"])
+                # What the Call Log opens still reads, without the URL.
+                views = Call.get_views([(False, "list"), (False, "form")])
+                fields = views["models"]["pbx.call"]["fields"]
+                self.assertNotIn("merge_state", list(fields))
+                data = Call.web_read({name: {} for name in fields})
+                self.assertNotIn("pbx.lan", json.dumps(data, default=str))
+                self.assertTrue(data[0]["has_recording"])
+
+    def test_where_a_pbx_is_reached_is_for_managers(self):
+        located = (
+            "recordings_base_url",
+            "cdr_host",
+            "cdr_port",
+            "cdr_database",
+            "cdr_table",
+            "cdr_cursor",
+            "last_error",
+            "last_error_at",
+            "last_success_at",
+            "rows_imported",
+            "token_hint",
+        )
+        self.conn_a.write(
+            {
+                "recordings_base_url": "http://pbx.lan/monitor/",
+                "last_error": "Cannot connect to 10.0.0.5:3306",
+            }
+        )
+        connection = self.conn_a.with_user(self.olga)
+        self.assertEqual(connection.read(["name"])[0]["name"], "PBX A")
+        described = list(connection.fields_get())
+        for name in located:
+            with self.subTest(field=name):
+                self.assertNotIn(name, described)
+                with self.assertRaises(AccessError):
+                    connection.read([name])
+        self.assertEqual(
+            self.conn_a.with_user(self.manager).read(["recordings_base_url"])[0][
+                "recordings_base_url"
+            ],
+            "http://pbx.lan/monitor/",
+        )
+        # The call form's PBX page still shows the connection's name.
+        data = self.olga_took.with_user(self.olga).web_read(
+            {"connection_id": {"fields": {"display_name": {}}}}
+        )
+        self.assertEqual(data[0]["connection_id"]["display_name"], "PBX A")
+
+    def test_a_manager_cannot_move_a_connection_to_another_company(self):
+        # With its token they would then feed calls and pop-ups to company B.
+        connection = self.conn_a.with_user(self.manager)
+        with self.assertRaises(AccessError):
+            connection.write({"company_id": self.company_b.id})
+        self.assertEqual(self.conn_a.company_id, self.company_a)
+        with self.assertRaises(AccessError):
+            self.env["pbx.connection"].with_user(self.manager).create(
+                {"name": "Planted", "company_id": self.company_b.id}
+            )
+        # A manager of both companies may.
+        self.conn_a.with_user(self.boss).with_context(
+            allowed_company_ids=(self.company_a | self.company_b).ids
+        ).write({"company_id": self.company_b.id})
+        self.assertEqual(self.conn_a.company_id, self.company_b)

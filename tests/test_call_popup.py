@@ -362,6 +362,34 @@ class TestCallPopupPayload(PopupCase):
         )
         self.assertEqual((touch.call_id, touch.partner_id), (call, sister))
 
+    def test_the_last_touch_comes_from_the_call_s_company_only(self):
+        # Vera is a contact of both clinics; the other one logged a visit.
+        other = self.env["res.company"].create({"name": "Other Clinic (popup)"})
+        self.env["pbx.touch"].create(
+            {
+                "partner_id": self.patient.id,
+                "company_id": other.id,
+                "channel": "visit",
+                "date": "2026-11-04 10:00:00",
+            }
+        )
+        self.ingest(ringing("c1"))
+        payload = self.sent()["pbx.call/ring"][self.a.partner_id.id]
+        self.assertFalse(payload["patients"][0]["last_touch"])
+        ours = self.env["pbx.touch"].create(
+            {
+                "partner_id": self.patient.id,
+                "channel": "request",
+                "date": "2026-11-01 10:00:00",
+            }
+        )
+        self.ingest(ringing("c2"))
+        payload = self.sent()["pbx.call/ring"][self.a.partner_id.id]
+        self.assertEqual(
+            payload["patients"][0]["last_touch"],
+            {"name": ours.display_name, "date": "2026-11-01 10:00:00"},
+        )
+
 
 @tagged("post_install", "-at_install")
 class TestRingingOnOpen(PopupCase):

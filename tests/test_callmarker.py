@@ -7,7 +7,7 @@ from lxml import etree
 from odoo import fields
 from odoo.exceptions import AccessError, ValidationError
 from odoo.modules.migration import load_script
-from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
+from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 from odoo.tools.safe_eval import safe_eval
 
@@ -722,11 +722,58 @@ class TestCallmarkerSettings(CallmarkerMixin, TransactionCase):
     def test_token_is_for_system_administrators_only(self):
         self.company.sudo().callmarker_token = "secret-token"
         company = self.company.with_user(self.manager)
-        self.assertEqual(company.callmarker_integration_id, False)
         with self.assertRaises(AccessError):
             company.read(["callmarker_token"])
         field = self.env["res.config.settings"]._fields["callmarker_token"]
         self.assertEqual(field.groups, "base.group_system")
+
+    def test_the_settings_and_their_health_are_for_administrators(self):
+        # Portal users read their company: they must not learn the account,
+        # its endpoints, Callmarker's error texts or the skipped call ids.
+        self.start_mock()
+        self.company.sudo().write(
+            {
+                "callmarker_last_error": "HTTP 500 from callmarker.example",
+                "callmarker_skipped": "4242: no such call in this company",
+            }
+        )
+        portal = new_test_user(self.env, login="cm_portal", groups="base.group_portal")
+        hidden = (
+            "callmarker_enabled",
+            "callmarker_call_data_url",
+            "callmarker_request_data_url",
+            "callmarker_integration_id",
+            "callmarker_time_lag",
+            "callmarker_pulled_until",
+            "callmarker_last_success_at",
+            "callmarker_last_error",
+            "callmarker_last_error_at",
+            "callmarker_paused",
+            "callmarker_skipped",
+        )
+        for user in (portal, self.anna, self.manager):
+            company = self.company.with_user(user)
+            for name in hidden:
+                with self.subTest(user=user.login, field=name):
+                    with self.assertRaises(AccessError):
+                        company.read([name])
+        # An administrator still sees and changes them in Settings.
+        admin = self.env.ref("base.user_admin")
+        with Form(self.env["res.config.settings"].with_user(admin)) as form:
+            self.assertEqual(form.callmarker_integration_id, self.mock.integration_id)
+            self.assertIn("4242", form.callmarker_skipped)
+            form.callmarker_time_lag = 7
+        form.record.execute()
+        self.assertEqual(self.company.callmarker_time_lag, 7)
+        action = form.record.with_user(admin).action_callmarker_test_connection()
+        self.assertEqual(action["params"]["type"], "success")
+        # The Low Score filter of the Call Log still works for the staff.
+        call = self.finished_call("cm-low")
+        call.sudo().write({"quality_score": 40, "quality_scored": True})
+        for user in (self.anna, self.manager):
+            Call = self.Call.with_user(user)
+            self.assertEqual(Call.search([("quality_low", "=", True)]), call)
+            self.assertTrue(call.with_user(user).quality_low)
 
     def test_test_connection_reports_and_resumes(self):
         self.start_mock()

@@ -1,5 +1,5 @@
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import TransactionCase, tagged
+from odoo.tests import Form, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from .calltouch_common import SITE_ID, TOKEN, T
@@ -73,7 +73,6 @@ class TestCalltouchSettings(TransactionCase):
         self.company.write(self.good)
         manager = self.users["manager"]
         company = self.company.with_user(manager)
-        self.assertEqual(company.calltouch_site_id, SITE_ID)
         with self.assertRaises(AccessError):
             company.read(["calltouch_token"])
         self.assertNotIn("calltouch_token", company.fields_get())
@@ -129,3 +128,51 @@ class TestCalltouchSettings(TransactionCase):
         self.company.calltouch_enabled = False
         with self.assertRaises(UserError):
             self.settings().action_calltouch_sync()
+
+    def test_the_settings_and_their_health_are_for_administrators(self):
+        # Portal users read their company: they must not learn the account,
+        # its endpoints or Calltouch's error texts.
+        self.company.write(
+            dict(
+                self.good,
+                calltouch_last_result="3 calls (3 new, 1 newly linked)",
+                calltouch_last_error="HTTP 500 from api-node3.calltouch.ru",
+            )
+        )
+        portal = new_test_user(self.env, login="cts_portal", groups="base.group_portal")
+        hidden = (
+            "calltouch_enabled",
+            "calltouch_call_url",
+            "calltouch_request_url",
+            "calltouch_site_id",
+            "calltouch_time_lag",
+            "calltouch_timezone",
+            "calltouch_synced_until",
+            "calltouch_last_success_at",
+            "calltouch_last_result",
+            "calltouch_last_error",
+            "calltouch_last_error_at",
+            "calltouch_stopped",
+            "calltouch_retry_at",
+        )
+        for user in (portal, self.users["outsider"], self.users["manager"]):
+            company = self.company.with_user(user)
+            self.assertEqual(company.read(["name"])[0]["name"], self.company.name)
+            for name in hidden:
+                with self.subTest(user=user.login, field=name):
+                    with self.assertRaises(AccessError):
+                        company.read([name])
+        # An administrator still sees and changes them in Settings.
+        admin = self.env.ref("base.user_admin")
+        with Form(self.env["res.config.settings"].with_user(admin)) as form:
+            self.assertEqual(form.calltouch_site_id, SITE_ID)
+            self.assertIn("HTTP 500", form.calltouch_last_error)
+            form.calltouch_time_lag = 7
+        form.record.execute()
+        self.assertEqual(self.company.calltouch_time_lag, 7)
+        # Staff still open their touches.
+        for user in (self.users["user"], self.users["manager"]):
+            Touch = self.env["pbx.touch"].with_user(user)
+            views = Touch.get_views([(False, "list"), (False, "form")])
+            fields = views["models"]["pbx.touch"]["fields"]
+            Touch.web_search_read([], {name: {} for name in fields})

@@ -58,17 +58,34 @@ class TestPbxTouch(TransactionCase):
         self.assertEqual(form.record.call_id, self.call)
         self.assertEqual(action["context"]["default_partner_id"], self.patient.id)
 
-    def test_a_call_the_user_may_not_read_lends_nothing(self):
+    def test_a_touch_cannot_point_at_a_call_the_user_may_not_read(self):
+        # A touch shows its call's name (direction and numbers): linking any
+        # call id would read calls past the record rules.
         outsider_call = self.env["pbx.call"]._ingest_events(
             self.connection,
             [validate_event(0, cdr_event("call-2", T0, extension="109"))],
         )[2]
         user = self.users["user"]
         self.assertFalse(outsider_call.with_user(user).has_access("read"))
-        touch = self.env["pbx.touch"].with_user(user).new({"call_id": outsider_call.id})
-        touch._onchange_call_id()
-        self.assertFalse(touch.phone)
-        self.assertFalse(touch.partner_id)
+        Touch = self.env["pbx.touch"].with_user(user)
+        with self.assertRaises(AccessError):
+            Touch.create({"call_id": outsider_call.id, "channel": "call"})
+        with self.assertRaises(AccessError):
+            Touch.with_context(default_call_id=outsider_call.id).create({})
+        mine = Touch.create({"phone": "+79160000003", "channel": "visit"})
+        with self.assertRaises(AccessError):
+            mine.write({"call_id": outsider_call.id})
+        self.assertFalse(mine.call_id)
+        spec = {"call_id": {"fields": {"display_name": {}}}, "phone": {}}
+        with self.assertRaises(AccessError):
+            Touch.with_context(default_call_id=outsider_call.id).onchange({}, [], spec)
+        with self.assertRaises(AccessError):
+            Touch.onchange({"call_id": outsider_call.id}, ["call_id"], spec)
+        # Their own call they link, and the form takes its number.
+        result = Touch.onchange({"call_id": self.call.id}, ["call_id"], spec)
+        self.assertEqual(result["value"]["phone"], "+79161234567")
+        mine.write({"call_id": self.call.id})
+        self.assertEqual(mine.call_id, self.call)
 
     def test_typing_a_known_number_finds_the_patient(self):
         Touch = self.env["pbx.touch"].with_user(self.users["user"])
