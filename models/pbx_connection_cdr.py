@@ -18,6 +18,7 @@ from ..tools.cdr_source import (
     parse_key,
     valid_table_name,
 )
+from ..tools.recording_fetch import url_problem
 
 _logger = logging.getLogger(__name__)
 
@@ -33,6 +34,12 @@ MAX_LISTED_PROBLEMS = 20
 
 class PbxConnection(models.Model):
     _inherit = "pbx.connection"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any(vals.get("recordings_base_url") for vals in vals_list):
+            self._check_may_set_recordings_url()
+        return super().create(vals_list)
 
     def write(self, vals):
         # The stored credentials go wherever these point: only an
@@ -50,7 +57,22 @@ class PbxConnection(models.Model):
                             name=connection.name,
                         )
                     )
+                url = vals.get("recordings_base_url", connection.recordings_base_url)
+                if (url or False) != (connection.recordings_base_url or False):
+                    self._check_may_set_recordings_url()
         return super().write(vals)
+
+    def _check_may_set_recordings_url(self):
+        # Odoo fetches recordings from under this URL wherever it points,
+        # the clinic's own network included.
+        if not self.env.is_system() and not self.env.su:
+            raise AccessError(
+                _(
+                    "Only an administrator can set the Recordings URL of a PBX "
+                    "connection: Odoo fetches recordings from that server, "
+                    "even inside the clinic's network."
+                )
+            )
 
     @api.constrains("kind", "cdr_table")
     def _check_cdr_table(self):
@@ -75,6 +97,16 @@ class PbxConnection(models.Model):
                     _(
                         "The recordings URL must start with http:// or https://, "
                         "not %(url)s.",
+                        url=url,
+                    )
+                )
+            if url and url_problem(url):
+                # The user name and password have their own fields; a URL
+                # that parsers read differently cannot be compared safely.
+                raise ValidationError(
+                    _(
+                        "The recordings URL %(url)s must not contain a user name, "
+                        "password, backslashes or spaces.",
                         url=url,
                     )
                 )

@@ -762,6 +762,9 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
     def setUp(self):
         super().setUp()
         self.start_mock()
+        # The PBX serves its recordings from the mock, on loopback: allowed
+        # only under the connection's Recordings URL.
+        self.connection.recordings_base_url = self.mock.recording_url("")
         self.call = self.finished_call(
             "c1", recording_url=self.mock.recording_url("c1.wav")
         )
@@ -782,6 +785,22 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         self.assertEqual(response.content, WAV)
         self.assertEqual(response.headers["Content-Type"], "audio/wav")
         self.assertEqual(self.mock.recording_requests, ["/recordings/c1.wav"])
+        self.assertEqual(
+            response.headers["Content-Security-Policy"], "default-src 'none'; sandbox"
+        )
+        self.assertEqual(
+            response.headers["Content-Disposition"],
+            f'inline; filename="call-{self.call.id}.wav"',
+        )
+
+    @mute_logger("odoo.addons.clinic_pbx.models.pbx_call_recording")
+    def test_link_never_serves_a_page(self):
+        # Anyone holding a link could otherwise send it to a logged-in user
+        # and run a script in Odoo's origin.
+        self.mock.recording_type = "text/html"
+        response = self.open(self.link)
+        self.assertEqual(response.status_code, 404)
+        self.assertNotEqual(response.content, WAV)
 
     @mute_logger("odoo.http")
     def test_link_is_refused_for_another_call_or_when_tampered(self):

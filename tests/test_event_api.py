@@ -120,6 +120,27 @@ class TestEventApi(EventApiMixin, HttpCase):
                 self.assertEqual(response.json()["details"][0]["field"], field)
         self.assertFalse(self.calls())
 
+    def test_recording_urls_that_parsers_read_differently_are_400(self):
+        # Such a URL can name one server to a check and another to the
+        # request that follows it (with the recordings password).
+        for url in (
+            "http://attacker.example\\@pbx.example/monitor/x.wav",
+            "http://user:pass@pbx.example/monitor/x.wav",
+            "http://attacker.example @pbx.example/x.wav",
+            "http://pbx.example/monitor/x.wav\tlocal",
+            "http://pbx.example\x00.attacker.example/x.wav",
+            "http://pbx.example:port/x.wav",
+            "file:///etc/passwd",
+        ):
+            with self.subTest(url=url):
+                event = cdr_event("odd-url", T0, recording_url=url)
+                response = self.post_events([event], self.token)
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(
+                    response.json()["details"][0]["field"], "recording_url"
+                )
+        self.assertFalse(self.calls())
+
     def test_not_json_is_415_and_bad_json_is_400(self):
         self.assertEqual(
             self.post_events([], self.token, content_type="text/plain").status_code, 415

@@ -12,6 +12,8 @@ import hashlib
 import json
 from datetime import datetime, timedelta, timezone
 
+from .recording_fetch import url_problem
+
 EVENT_TYPES = ("ringing", "answered", "hangup", "cdr")
 DIRECTIONS = ("incoming", "outgoing", "internal")
 DISPOSITIONS = ("answered", "no_answer", "busy", "failed")
@@ -164,8 +166,9 @@ def validate_event(index, event):
         "did": _text(event, "did", index, MAX_NUMBER, errors, False),
     }
     url = clean["recording_url"]
-    if url and not url.startswith(("http://", "https://")):
-        errors.append(EventError(index, "recording_url", "must be an http(s) URL"))
+    problem = url and url_problem(url)
+    if problem:
+        errors.append(EventError(index, "recording_url", problem))
     rang = event.get("rang_extensions")
     clean["rang_extensions"] = []
     if rang is not None:
