@@ -10,7 +10,8 @@ from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
-RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)$")
+# re.ASCII: other scripts' digits are not byte offsets.
+RANGE_PATTERN = re.compile(r"bytes=(\d{0,18})-(\d{0,18})", re.ASCII)
 # Whatever the upstream sent, the browser gets an inert file: no script or
 # style may run from it, and it is never sniffed into HTML.
 SAFE_HEADERS = [
@@ -21,11 +22,25 @@ SAFE_HEADERS = [
 
 
 def requested_range():
-    """The request's Range header when it is a plain byte range, else None."""
-    byte_range = request.httprequest.headers.get("Range")
-    if byte_range and RANGE_PATTERN.match(byte_range.strip()):
-        return byte_range.strip()
-    return None
+    """(Range header to send upstream, whether the request starts a play).
+
+    Only one plain byte range is passed on, rewritten from its numbers. A
+    play is a request from the first byte, for the end of the file (a suffix
+    range), or without a usable range (the whole file): however a player or
+    a client spells it, each of these is logged.
+    """
+    byte_range = request.httprequest.headers.get("Range") or ""
+    match = RANGE_PATTERN.fullmatch(byte_range.strip())
+    if not match or match.groups() == ("", ""):
+        return None, True
+    first, last = match.groups()
+    if not first:
+        return "bytes=-%d" % int(last), True
+    if not last:
+        return "bytes=%d-" % int(first), int(first) == 0
+    if int(last) < int(first):
+        return None, True
+    return "bytes=%d-%d" % (int(first), int(last)), int(first) == 0
 
 
 def stream_recording(call, byte_range):
@@ -68,7 +83,8 @@ class PbxRecordingController(http.Controller):
 
         The PBX's URL and credentials stay on the server; the browser's Range
         header is passed on so the player can seek. Each play (a request from
-        the start of the file) is written to the call's listening log.
+        the start of the file, or for its end) is written to the call's
+        listening log.
         """
         env = request.env
         if not env.user.has_group("clinic_pbx.clinic_pbx_group_recordings"):
@@ -80,9 +96,9 @@ class PbxRecordingController(http.Controller):
             call.check_access("read")
         except AccessError as error:
             raise Forbidden() from error
-        byte_range = requested_range()
+        byte_range, play = requested_range()
         response = stream_recording(call, byte_range)
-        if not byte_range or byte_range.startswith("bytes=0-"):
+        if play:
             env["pbx.recording.listen"].sudo().create(
                 {"call_id": call.id, "user_id": env.uid, "byte_range": byte_range}
             )

@@ -195,6 +195,23 @@ class TestRecording(HttpCase):
         self.get(self.mine, {"Range": "bytes=0-"})
         self.assertEqual(len(self.listens(self.mine)), 1)
 
+    def test_every_way_of_asking_for_the_whole_file_is_a_listen(self):
+        # The audit cannot be dodged by spelling the start differently or by
+        # asking for the end of the file.
+        self.authenticate("rec_listener", "rec_listener")
+        for spelling, expected in (
+            ("bytes=00-", WAV),
+            ("bytes=-100000", WAV),
+            ("bytes=-100", WAV[-100:]),
+            ("bytes=0-99", WAV[:100]),
+            ("bytes=5-1", WAV),  # not a range: the whole file
+        ):
+            with self.subTest(spelling=spelling):
+                before = len(self.listens(self.mine))
+                response = self.get(self.mine, {"Range": spelling})
+                self.assertEqual(response.content, expected)
+                self.assertEqual(len(self.listens(self.mine)), before + 1)
+
     @mute_logger("odoo.http")
     def test_without_the_recordings_group_it_is_403(self):
         self.authenticate("rec_user", "rec_user")
