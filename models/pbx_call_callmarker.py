@@ -8,6 +8,7 @@ from odoo.tools.misc import hmac as odoo_hmac
 
 RECORDING_LINK_SCOPE = "clinic_pbx.callmarker_recording"
 RECORDING_LINK_TTL = timedelta(days=3)
+SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 class PbxCall(models.Model):
@@ -160,7 +161,8 @@ class PbxCall(models.Model):
             call_id, expires = int(call_id), int(expires)
         except (TypeError, ValueError):
             return False
-        if not isinstance(signature, str) or len(signature) != 64:
+        # compare_digest raises on non-ASCII text: check the shape first.
+        if not isinstance(signature, str) or not SIGNATURE.fullmatch(signature):
             return False
         expected = self._callmarker_signature(call_id, expires)
         if not hmac.compare_digest(expected, signature):

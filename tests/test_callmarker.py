@@ -1,5 +1,5 @@
 from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 from freezegun import freeze_time
 from lxml import etree
@@ -819,6 +819,15 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         ):
             self.assertEqual(self.open(url).status_code, 403, url)
         self.assertFalse(self.mock.recording_requests, "refused before the PBX")
+
+    @mute_logger("odoo.http")
+    def test_a_signature_of_any_characters_is_403(self):
+        # Not a server error (and a traceback in the log) for each request.
+        base = f"{self.base_url()}/pbx/callmarker/recording/{self.call.id}"
+        for signature in ("é" * 64, "\u0660" * 64, "A" * 64, "0" * 63 + "\n"):
+            url = f"{base}?expires=9999999999&signature={quote(signature)}"
+            self.assertEqual(self.open(url).status_code, 403, signature)
+        self.assertFalse(self.mock.recording_requests)
 
     @mute_logger("odoo.http")
     def test_link_expires(self):
