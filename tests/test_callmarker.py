@@ -1,4 +1,5 @@
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, quote, urlsplit
 
 from freezegun import freeze_time
@@ -778,6 +779,42 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
     def open(self, url):
         return self.url_open(url, timeout=30)
 
+    def nonce(self, call):
+        return self.push_of(call).sudo().link_nonce
+
+    @mute_logger("odoo.http")
+    def test_link_lasts_hours_and_dies_when_the_push_is_reset(self):
+        # A link read in a log or a dashboard is worth little for long, and
+        # "Send Again" takes back whatever was handed out before.
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.link).query).items()}
+        expires = int(query["expires"])
+        self.assertLessEqual(expires - time.time(), 6 * 3600)
+        Call = self.env["pbx.call"]
+        last_second = datetime.fromtimestamp(expires - 1, timezone.utc).replace(
+            tzinfo=None
+        )
+        self.assertTrue(
+            Call._callmarker_check_recording_link(
+                self.call.id, expires, query["signature"], last_second
+            )
+        )
+        self.assertEqual(self.open(self.link).status_code, 200)
+
+        push = self.push_of(self.call)
+        push.sudo().state = "failed"  # e.g. its answer was lost
+        push.with_user(self.manager).action_retry()
+        self.assertEqual(self.open(self.link).status_code, 403)
+        self.assertFalse(
+            Call._callmarker_check_recording_link(
+                self.call.id, expires, query["signature"], last_second
+            )
+        )
+        # The next attempt sends a link that works.
+        self.company._callmarker_sync()
+        resent = self.mock.push_log[-1]["call"]["recording"]["url"]
+        self.assertNotEqual(resent, self.link)
+        self.assertEqual(self.open(resent).status_code, 200)
+
     def test_link_plays_that_recording_without_login(self):
         self.assertTrue(self.link.startswith(self.base_url()))
         response = self.open(self.link)
@@ -832,7 +869,9 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
     @mute_logger("odoo.http")
     def test_link_expires(self):
         now = fields.Datetime.now()
-        expired = self.call._callmarker_recording_link(now - timedelta(minutes=1))
+        expired = self.call._callmarker_recording_link(
+            now - timedelta(minutes=1), self.nonce(self.call)
+        )
         self.assertEqual(self.open(expired).status_code, 403)
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.link).query).items()}
         Call = self.env["pbx.call"]
@@ -857,6 +896,6 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         bodies = {body["call"]["id"]: body["call"] for body in self.mock.calls.values()}
         self.assertIsNone(bodies[str(silent.id)]["recording"])
         url = silent._callmarker_recording_link(
-            fields.Datetime.now() + timedelta(hours=1)
+            fields.Datetime.now() + timedelta(hours=1), self.nonce(silent)
         )
         self.assertEqual(self.open(url).status_code, 404)
