@@ -5,6 +5,7 @@ from datetime import timedelta
 import requests
 
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..tools import callmarker_adapter as adapter
@@ -35,9 +36,15 @@ class PbxCallmarkerPush(models.Model):
     _description = "Call Sent to Callmarker"
     _order = "id desc"
     _rec_name = "call_id"
+    _check_company_auto = True
 
     call_id = fields.Many2one(
-        "pbx.call", required=True, index=True, ondelete="cascade", readonly=True
+        "pbx.call",
+        required=True,
+        index=True,
+        ondelete="cascade",
+        readonly=True,
+        check_company=True,
     )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, readonly=True
@@ -147,6 +154,10 @@ class PbxCallmarkerPush(models.Model):
         for index, row in enumerate(self, 1):
             if not row._lock() or row.state == "sent":
                 continue
+            if row.call_id.company_id != row.company_id:
+                # Never send a call to another company's Callmarker account.
+                row._refuse(_("The call belongs to another company."), now)
+                continue
             data = row.call_id._callmarker_call_data(expires_at, row._link_nonce())
             try:
                 status = adapter.push_call(
@@ -200,13 +211,32 @@ class PbxCallmarkerPush(models.Model):
             error,
         )
 
+    def _refuse(self, message, now):
+        """Mark this row failed for good, without sending anything."""
+        self.write(
+            {
+                "state": "failed",
+                "attempts": max(self.attempts + 1, MAX_ATTEMPTS),
+                "last_attempt_at": now,
+                "next_attempt_at": False,
+                "last_error": message,
+            }
+        )
+        _logger.warning("Callmarker: call %s refused: %s", self.call_id.id, message)
+
     def action_retry(self):
         """Send these calls again on the next run (after the automatic retries).
 
         The recording links sent before stop working: the next attempt sends
-        a new one.
+        a new one. Managers may do this although they cannot write the rows
+        (which would let them point a row at any call).
         """
-        self.check_access("write")
+        if not (
+            self.env.is_system()
+            or self.env.user.has_group("clinic_pbx.clinic_pbx_group_manager")
+        ):
+            raise AccessError(_("Only PBX managers can send calls again."))
+        self.check_access("read")
         for row in self.sudo().filtered(lambda row: row.state != "sent"):
             row.write(
                 {

@@ -6,7 +6,7 @@ from freezegun import freeze_time
 from lxml import etree
 
 from odoo import fields
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules.migration import load_script
 from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -290,6 +290,49 @@ class TestCallmarkerPush(CallmarkerMixin, TransactionCase):
         self.sync(NOW + timedelta(days=5, minutes=1))
         self.assertEqual(self.push_of(call).state, "sent")
         self.assertEqual(len(self.mock.calls), 1)
+
+    def other_company_call(self):
+        """A finished call of a second company of the database."""
+        other = self.env["res.company"].create({"name": "Second Clinic"})
+        connection, _token = make_connection(self.env, name="Their PBX", company=other)
+        event = validate_event(0, cdr_event("theirs", T0, **{"from": "+79165550000"}))
+        return self.Call._ingest_events(connection, [event])[2]
+
+    def test_a_manager_cannot_point_a_queued_row_at_another_call(self):
+        # Else a manager of one clinic sends another clinic's call, with a
+        # recording link, to their own Callmarker account.
+        push = self.push_of(self.finished_call("c1"))
+        theirs = self.other_company_call()
+        as_manager = push.with_user(self.manager)
+        for vals in (
+            {"call_id": theirs.id},
+            {"state": "pending", "attempts": 0},
+            {"state": "sent"},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                as_manager.write(vals)
+        with self.assertRaises(UserError):
+            push.sudo().write({"call_id": theirs.id})
+        self.assertEqual(push.state, "pending")
+
+    def test_a_row_of_another_company_is_never_sent(self):
+        call = self.finished_call("c1")
+        theirs = self.other_company_call()
+        self.env.flush_all()
+        # A row that got there anyway (written before the company check).
+        self.env.cr.execute(
+            "UPDATE pbx_callmarker_push SET call_id = %s WHERE call_id = %s",
+            [theirs.id, call.id],
+        )
+        self.env.invalidate_all()
+        with mute_logger("odoo.addons.clinic_pbx.models.pbx_callmarker_push"):
+            self.sync()
+        self.assertEqual(self.mock.hits["push"], 0, "nothing was sent")
+        push = self.push_of(theirs)
+        self.assertEqual(push.state, "failed")
+        self.assertIn("another company", push.last_error)
+        self.sync(NOW + timedelta(days=1))
+        self.assertEqual(self.mock.hits["push"], 0, "nor later")
 
     def test_scheduled_action_commits_as_it_sends(self):
         calls = self.finished_call("c1") | self.finished_call("c2")
