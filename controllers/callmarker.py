@@ -31,4 +31,5 @@ class CallmarkerRecordingController(http.Controller):
         call = Call.browse(call_id).exists()
         if not call:
             raise NotFound()
-        return stream_recording(call, requested_range())
+        byte_range, _play = requested_range()
+        return stream_recording(call, byte_range)

@@ -10,17 +10,37 @@ from odoo.http import request
 
 _logger = logging.getLogger(__name__)
 
-RANGE_PATTERN = re.compile(r"^bytes=(\d*)-(\d*)$")
-PASSED_HEADERS = ("Content-Type", "Content-Length", "Content-Range", "Accept-Ranges")
-CHUNK = 64 * 1024
+# re.ASCII: other scripts' digits are not byte offsets.
+RANGE_PATTERN = re.compile(r"bytes=(\d{0,18})-(\d{0,18})", re.ASCII)
+# Whatever the upstream sent, the browser gets an inert file: no script or
+# style may run from it, and it is never sniffed into HTML.
+SAFE_HEADERS = [
+    ("Content-Security-Policy", "default-src 'none'; sandbox"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Cache-Control", "private, no-store"),
+]
 
 
 def requested_range():
-    """The request's Range header when it is a plain byte range, else None."""
-    byte_range = request.httprequest.headers.get("Range")
-    if byte_range and RANGE_PATTERN.match(byte_range.strip()):
-        return byte_range.strip()
-    return None
+    """(Range header to send upstream, whether the request starts a play).
+
+    Only one plain byte range is passed on, rewritten from its numbers. A
+    play is a request from the first byte, for the end of the file (a suffix
+    range), or without a usable range (the whole file): however a player or
+    a client spells it, each of these is logged.
+    """
+    byte_range = request.httprequest.headers.get("Range") or ""
+    match = RANGE_PATTERN.fullmatch(byte_range.strip())
+    if not match or match.groups() == ("", ""):
+        return None, True
+    first, last = match.groups()
+    if not first:
+        return "bytes=-%d" % int(last), True
+    if not last:
+        return "bytes=%d-" % int(first), int(first) == 0
+    if int(last) < int(first):
+        return None, True
+    return "bytes=%d-%d" % (int(first), int(last)), int(first) == 0
 
 
 def stream_recording(call, byte_range):
@@ -33,26 +53,25 @@ def stream_recording(call, byte_range):
     if upstream is None:
         raise NotFound()
     headers = [
-        (name, upstream.headers[name])
-        for name in PASSED_HEADERS
-        if name in upstream.headers
+        ("Content-Type", upstream.content_type),
+        (
+            "Content-Disposition",
+            f'inline; filename="call-{call.id}.{upstream.extension}"',
+        ),
+        *SAFE_HEADERS,
+        *upstream.headers.items(),
     ]
-    if "Content-Type" not in upstream.headers:
-        headers.append(("Content-Type", "audio/wav"))
-    headers.append(("Cache-Control", "private, no-store"))
     call_id = call.id
 
     def body():
         try:
-            yield from upstream.iter_content(CHUNK)
+            yield from upstream.chunks()
         except requests.RequestException as error:
             _logger.warning(
                 "Recording of call %s broke off: %s", call_id, type(error).__name__
             )
-        finally:
-            upstream.close()
 
-    return request.make_response(body(), headers=headers, status=upstream.status_code)
+    return request.make_response(body(), headers=headers, status=upstream.status)
 
 
 class PbxRecordingController(http.Controller):
@@ -64,7 +83,8 @@ class PbxRecordingController(http.Controller):
 
         The PBX's URL and credentials stay on the server; the browser's Range
         header is passed on so the player can seek. Each play (a request from
-        the start of the file) is written to the call's listening log.
+        the start of the file, or for its end) is written to the call's
+        listening log.
         """
         env = request.env
         if not env.user.has_group("clinic_pbx.clinic_pbx_group_recordings"):
@@ -76,9 +96,9 @@ class PbxRecordingController(http.Controller):
             call.check_access("read")
         except AccessError as error:
             raise Forbidden() from error
-        byte_range = requested_range()
+        byte_range, play = requested_range()
         response = stream_recording(call, byte_range)
-        if not byte_range or byte_range.startswith("bytes=0-"):
+        if play:
             env["pbx.recording.listen"].sudo().create(
                 {"call_id": call.id, "user_id": env.uid, "byte_range": byte_range}
             )

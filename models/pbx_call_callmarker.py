@@ -7,7 +7,11 @@ from odoo.fields import Command
 from odoo.tools.misc import hmac as odoo_hmac
 
 RECORDING_LINK_SCOPE = "clinic_pbx.callmarker_recording"
-RECORDING_LINK_TTL = timedelta(days=3)
+# Each attempt to send a call signs a fresh link: it only has to last until
+# the service fetched the recording, and a link read in a log soon expires.
+RECORDING_LINK_TTL = timedelta(hours=6)
+MAX_CALL_ID = 2**31 - 1
+SIGNATURE = re.compile(r"[0-9a-f]{64}")
 
 
 class PbxCall(models.Model):
@@ -91,7 +95,7 @@ class PbxCall(models.Model):
             self.env["pbx.callmarker.push"]._queue(finished)
         return res
 
-    def _callmarker_call_data(self, link_expires_at):
+    def _callmarker_call_data(self, link_expires_at, link_nonce):
         """The neutral call dict the Callmarker adapter sends (see CALL_KEYS)."""
         self.ensure_one()
         call = self.sudo()
@@ -104,7 +108,7 @@ class PbxCall(models.Model):
             }
         recording_url = None
         if call.has_recording and call.recording_url:
-            recording_url = call._callmarker_recording_link(link_expires_at)
+            recording_url = call._callmarker_recording_link(link_expires_at, link_nonce)
         return {
             "id": call.id,
             "pbx_call_id": call.external_id,
@@ -131,20 +135,24 @@ class PbxCall(models.Model):
     # ------------------------------------------------------------------
 
     @api.model
-    def _callmarker_signature(self, call_id, expires):
+    def _callmarker_signature(self, call_id, expires, nonce):
         return odoo_hmac(
-            self.sudo().env, RECORDING_LINK_SCOPE, (int(call_id), int(expires))
+            self.sudo().env,
+            RECORDING_LINK_SCOPE,
+            (int(call_id), int(expires), nonce),
         )
 
-    def _callmarker_recording_link(self, expires_at):
+    def _callmarker_recording_link(self, expires_at, nonce):
         """A URL of this call's recording, valid until ``expires_at`` (naive UTC).
 
-        Signed with the database secret over the call id and the expiry, so it
-        opens this one recording only and stops working when it expires.
+        Signed with the database secret over the call id, the expiry and the
+        nonce of the call's pbx.callmarker.push row, so it opens this one
+        recording only and stops working when it expires or when the row is
+        reset or deleted.
         """
         self.ensure_one()
         expires = int(expires_at.replace(tzinfo=timezone.utc).timestamp())
-        signature = self._callmarker_signature(self.id, expires)
+        signature = self._callmarker_signature(self.id, expires, nonce)
         return "%s/pbx/callmarker/recording/%d?expires=%d&signature=%s" % (
             self.get_base_url().rstrip("/"),
             self.id,
@@ -154,15 +162,25 @@ class PbxCall(models.Model):
 
     @api.model
     def _callmarker_check_recording_link(self, call_id, expires, signature, now):
-        """True when ``signature`` was made for this call and expiry and is not
-        expired at ``now`` (naive UTC)."""
+        """True when ``signature`` was made for this call, expiry and the
+        current nonce of its push, and is not expired at ``now`` (naive UTC)."""
         try:
             call_id, expires = int(call_id), int(expires)
         except (TypeError, ValueError):
             return False
-        if not isinstance(signature, str) or len(signature) != 64:
+        # compare_digest raises on non-ASCII text: check the shape first.
+        if not isinstance(signature, str) or not SIGNATURE.fullmatch(signature):
             return False
-        expected = self._callmarker_signature(call_id, expires)
+        if not 0 < call_id <= MAX_CALL_ID:
+            return False
+        push = (
+            self.env["pbx.callmarker.push"]
+            .sudo()
+            .search([("call_id", "=", call_id)], limit=1)
+        )
+        if not push.link_nonce:
+            return False
+        expected = self._callmarker_signature(call_id, expires, push.link_nonce)
         if not hmac.compare_digest(expected, signature):
             return False
         return now.replace(tzinfo=timezone.utc).timestamp() < expires

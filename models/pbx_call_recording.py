@@ -1,39 +1,29 @@
 import logging
-from urllib.parse import urlsplit
 
 import requests
 
 from odoo import models
 
+from ..tools.recording_fetch import RecordingRefused, open_audio
+
 _logger = logging.getLogger(__name__)
 
 RECORDING_TIMEOUT = 20  # seconds to connect, and between bytes
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
-
-def origin(url):
-    """(scheme, host, port) of ``url``, or None when it has no host."""
-    try:
-        parts = urlsplit(url or "")
-        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
-    except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    return parts.scheme.lower(), parts.hostname.lower(), port
 
 
 class PbxCall(models.Model):
     _inherit = "pbx.call"
 
     def _open_recording(self, byte_range=None):
-        """Open the PBX's recording of this call as a streamed HTTP response.
+        """Open the PBX's recording of this call (a recording_fetch.AudioResponse).
 
-        Returns None when there is no recording or the PBX does not serve it.
-        Credentials come from the call's PBX connection and go only to the
-        server of its Recordings URL: a recording URL the PBX (or whoever
-        holds its API token) sent may point anywhere. Neither they nor the
-        URL are logged.
+        Returns None when there is no recording, when its URL is not one Odoo
+        fetches, or when the answer is not audio. A recording URL comes from
+        the PBX, or from whoever holds its API token, and may point anywhere:
+        with a Recordings URL on the connection (set by an administrator) only
+        URLs under it are fetched, with the connection's credentials; without
+        one, only URLs on public addresses, without credentials. Neither the
+        URL nor the credentials are logged.
         """
         self.ensure_one()
         url = self.sudo().recording_url
@@ -41,33 +31,25 @@ class PbxCall(models.Model):
             return None
         connection = self.connection_id.sudo()
         auth = None
-        if (
-            connection.recordings_username
-            and origin(url)
-            and origin(url) == origin(connection.recordings_base_url)
-        ):
+        if connection.recordings_username:
             auth = (
                 connection.recordings_username,
                 connection.recordings_password or "",
             )
-        headers = {"Range": byte_range} if byte_range else {}
         try:
-            response = requests.get(
-                url, headers=headers, auth=auth, stream=True, timeout=RECORDING_TIMEOUT
+            return open_audio(
+                url,
+                base_url=connection.recordings_base_url or None,
+                auth=auth,
+                byte_range=byte_range,
+                timeout=RECORDING_TIMEOUT,
             )
+        except RecordingRefused as error:
+            _logger.warning("Recording of call %s not fetched: %s", self.id, error)
         except requests.RequestException as error:
             _logger.warning(
                 "Recording of call %s could not be fetched: %s",
                 self.id,
                 type(error).__name__,
             )
-            return None
-        if response.status_code not in (200, 206, 416):
-            _logger.warning(
-                "Recording of call %s: the PBX answered HTTP %s",
-                self.id,
-                response.status_code,
-            )
-            response.close()
-            return None
-        return response
+        return None

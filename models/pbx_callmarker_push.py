@@ -1,9 +1,11 @@
 import logging
+import secrets
 from datetime import timedelta
 
 import requests
 
 from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
 from ..tools import callmarker_adapter as adapter
@@ -34,9 +36,15 @@ class PbxCallmarkerPush(models.Model):
     _description = "Call Sent to Callmarker"
     _order = "id desc"
     _rec_name = "call_id"
+    _check_company_auto = True
 
     call_id = fields.Many2one(
-        "pbx.call", required=True, index=True, ondelete="cascade", readonly=True
+        "pbx.call",
+        required=True,
+        index=True,
+        ondelete="cascade",
+        readonly=True,
+        check_company=True,
     )
     company_id = fields.Many2one(
         "res.company", required=True, index=True, readonly=True
@@ -60,6 +68,8 @@ class PbxCallmarkerPush(models.Model):
     service_status = fields.Char(
         readonly=True, help="What the service answered, e.g. accepted or duplicate."
     )
+    # Signed into the call's recording links: a new nonce revokes them all.
+    link_nonce = fields.Char(readonly=True, copy=False, groups="base.group_system")
 
     _sql_constraints = [
         ("call_unique", "UNIQUE(call_id)", "A call is sent to Callmarker once."),
@@ -70,7 +80,8 @@ class PbxCallmarkerPush(models.Model):
         """Queue finished calls for sending; calls already queued are left alone."""
         uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
         rows = [
-            (call.id, call.company_id.id, f"{uuid}:call:{call.id}") for call in calls
+            (call.id, call.company_id.id, f"{uuid}:call:{call.id}", _new_nonce())
+            for call in calls
         ]
         if not rows:
             return
@@ -78,19 +89,22 @@ class PbxCallmarkerPush(models.Model):
             SQL(
                 """
                 INSERT INTO pbx_callmarker_push (
-                    call_id, company_id, idempotency_key, state, attempts,
-                    create_uid, write_uid, create_date, write_date)
-                SELECT r.call_id, r.company_id, r.key, 'pending', 0, %(uid)s, %(uid)s,
+                    call_id, company_id, idempotency_key, link_nonce, state,
+                    attempts, create_uid, write_uid, create_date, write_date)
+                SELECT r.call_id, r.company_id, r.key, r.nonce, 'pending', 0,
+                       %(uid)s, %(uid)s,
                        now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'
                   FROM unnest(
-                       %(calls)s::int[], %(companies)s::int[], %(keys)s::varchar[]
-                  ) AS r(call_id, company_id, key)
+                       %(calls)s::int[], %(companies)s::int[], %(keys)s::varchar[],
+                       %(nonces)s::varchar[]
+                  ) AS r(call_id, company_id, key, nonce)
                 ON CONFLICT (call_id) DO NOTHING
                 """,
                 uid=self.env.uid,
                 calls=[row[0] for row in rows],
                 companies=[row[1] for row in rows],
                 keys=[row[2] for row in rows],
+                nonces=[row[3] for row in rows],
             )
         )
 
@@ -140,7 +154,11 @@ class PbxCallmarkerPush(models.Model):
         for index, row in enumerate(self, 1):
             if not row._lock() or row.state == "sent":
                 continue
-            data = row.call_id._callmarker_call_data(expires_at)
+            if row.call_id.company_id != row.company_id:
+                # Never send a call to another company's Callmarker account.
+                row._refuse(_("The call belongs to another company."), now)
+                continue
+            data = row.call_id._callmarker_call_data(expires_at, row._link_nonce())
             try:
                 status = adapter.push_call(
                     config, data, row.idempotency_key, session=session
@@ -193,13 +211,50 @@ class PbxCallmarkerPush(models.Model):
             error,
         )
 
-    def action_retry(self):
-        """Send these calls again on the next run (after the automatic retries)."""
-        self.check_access("write")
-        self.sudo().filtered(lambda row: row.state != "sent").write(
-            {"state": "pending", "attempts": 0, "next_attempt_at": False}
+    def _refuse(self, message, now):
+        """Mark this row failed for good, without sending anything."""
+        self.write(
+            {
+                "state": "failed",
+                "attempts": max(self.attempts + 1, MAX_ATTEMPTS),
+                "last_attempt_at": now,
+                "next_attempt_at": False,
+                "last_error": message,
+            }
         )
+        _logger.warning("Callmarker: call %s refused: %s", self.call_id.id, message)
+
+    def action_retry(self):
+        """Send these calls again on the next run (after the automatic retries).
+
+        The recording links sent before stop working: the next attempt sends
+        a new one. Managers may do this although they cannot write the rows
+        (which would let them point a row at any call).
+        """
+        if not (
+            self.env.is_system()
+            or self.env.user.has_group("clinic_pbx.clinic_pbx_group_manager")
+        ):
+            raise AccessError(_("Only PBX managers can send calls again."))
+        self.check_access("read")
+        for row in self.sudo().filtered(lambda row: row.state != "sent"):
+            row.write(
+                {
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": False,
+                    "link_nonce": _new_nonce(),
+                }
+            )
         return True
+
+    def _link_nonce(self):
+        """The nonce signed into this call's recording links (made if missing)."""
+        self.ensure_one()
+        row = self.sudo()
+        if not row.link_nonce:
+            row.link_nonce = _new_nonce()
+        return row.link_nonce
 
     @api.model
     def _state_counts(self, company):
@@ -214,3 +269,7 @@ class PbxCallmarkerPush(models.Model):
     def _compute_display_name(self):
         for row in self:
             row.display_name = _("Call %(call)s", call=row.call_id.display_name)
+
+
+def _new_nonce():
+    return secrets.token_hex(16)

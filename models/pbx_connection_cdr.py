@@ -18,6 +18,7 @@ from ..tools.cdr_source import (
     parse_key,
     valid_table_name,
 )
+from ..tools.recording_fetch import url_problem
 from .pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class PbxConnection(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
+        if any(vals.get("recordings_base_url") for vals in vals_list):
+            self._check_may_set_recordings_url()
         connections = super().create(vals_list)
         # Checked once created: the location may come from context defaults.
         if not self.env.is_system() and not self.env.su:
@@ -46,6 +49,8 @@ class PbxConnection(models.Model):
                     DEFAULT_CDR_PORT,
                 ):
                     connection._raise_cdr_location_is_for_admins()
+                if connection.recordings_base_url:
+                    self._check_may_set_recordings_url()
         return connections
 
     def write(self, vals):
@@ -55,24 +60,15 @@ class PbxConnection(models.Model):
             # may write them, or its refusal would tell a stranger about them.
             self.check_access("write")
             for connection in self.sudo():
-                changed = {f for f in moved if connection[f] != vals[f]}
+                changed = {f for f in moved if (connection[f] or False) != vals[f]}
                 # Test connection and Sync now tell a refused connection from
                 # a timeout or another service: pointed anywhere, they would
-                # scan the ports the server reaches.
+                # scan the ports the server reaches (and the stored password
+                # would go there).
                 if changed & {"cdr_host", "cdr_port"}:
                     connection._raise_cdr_location_is_for_admins()
-                # The stored credentials go wherever these point: only an
-                # administrator may move them elsewhere.
-                has_secret = connection.cdr_password or connection.recordings_password
-                if has_secret and changed:
-                    raise AccessError(
-                        _(
-                            "Only an administrator can change where %(name)s "
-                            "sends its stored passwords (database host and port, "
-                            "recordings URL).",
-                            name=connection.name,
-                        )
-                    )
+                if "recordings_base_url" in changed:
+                    self._check_may_set_recordings_url()
         return super().write(vals)
 
     def _raise_cdr_location_is_for_admins(self):
@@ -82,6 +78,18 @@ class PbxConnection(models.Model):
                 name=self.name,
             )
         )
+
+    def _check_may_set_recordings_url(self):
+        # Odoo fetches recordings from under this URL wherever it points,
+        # the clinic's own network included.
+        if not self.env.is_system() and not self.env.su:
+            raise AccessError(
+                _(
+                    "Only an administrator can set the Recordings URL of a PBX "
+                    "connection: Odoo fetches recordings from that server, "
+                    "even inside the clinic's network."
+                )
+            )
 
     @api.constrains("kind", "cdr_table")
     def _check_cdr_table(self):
@@ -106,6 +114,16 @@ class PbxConnection(models.Model):
                     _(
                         "The recordings URL must start with http:// or https://, "
                         "not %(url)s.",
+                        url=url,
+                    )
+                )
+            if url and url_problem(url):
+                # The user name and password have their own fields; a URL
+                # that parsers read differently cannot be compared safely.
+                raise ValidationError(
+                    _(
+                        "The recordings URL %(url)s must not contain a user name, "
+                        "password, backslashes or spaces.",
                         url=url,
                     )
                 )

@@ -40,6 +40,11 @@ class PbxConnection(models.Model):
             .get_param("web.base.url", "http://localhost:8069")
         )
         urls = tuple(f"{base_url.rstrip('/')}/{path}" for path in DEMO_RECORDINGS)
+        # Recordings are fetched from loopback only under a Recordings URL.
+        connection.recordings_base_url = "%s/%s" % (
+            base_url.rstrip("/"),
+            DEMO_RECORDINGS[0].rsplit("/", 1)[0] + "/",
+        )
         raw_events, claims = demo_data.month_of_calls(
             fields.Datetime.now(),
             [person["digits"] for person in people],

@@ -45,6 +45,7 @@ class CallmarkerMock:
         self.results = []  # raw results the service holds
         self.result_queries = []  # query dicts of GET /results
         self.recording_requests = []
+        self.recording_type = "audio/wav"  # what /recordings/ says it serves
         self.hits = {"push": 0, "results": 0}  # every request, errors included
         self.page_size = 50
         self.delay = 0.0
@@ -108,7 +109,7 @@ class CallmarkerMock:
     def _answer(self, handler, status, body=None, headers=None, raw=None):
         payload = raw if raw is not None else json.dumps(body or {}).encode()
         handler.send_response(status)
-        content_type = "audio/wav" if raw is not None else "application/json"
+        content_type = self.recording_type if raw is not None else "application/json"
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():

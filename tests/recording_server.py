@@ -25,12 +25,17 @@ class RecordingServer:
     """Serves ``files`` ({path: bytes}) like FreePBX's monitor directory.
 
     ``requests`` records (path, Range header, Authorization header) of every
-    request, so tests can check what Odoo asked for.
+    request, and ``hosts`` their Host headers, so tests can check what Odoo
+    asked for. ``types`` ({path: Content-Type}, None to send none) and
+    ``redirects`` ({path: URL}, answered 302) let a test play a hostile server.
     """
 
-    def __init__(self, files, username=None, password=None):
+    def __init__(self, files, username=None, password=None, types=None, redirects=None):
         self.files = files
+        self.types = types or {}
+        self.redirects = redirects or {}
         self.requests = []
+        self.hosts = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -45,6 +50,13 @@ class RecordingServer:
                         self.headers.get("Authorization"),
                     )
                 )
+                server.hosts.append(self.headers.get("Host"))
+                if self.path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.redirects[self.path])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if username is not None:
                     expected = (
                         "Basic "
@@ -62,8 +74,12 @@ class RecordingServer:
                     return
                 match = re.match(r"bytes=(\d*)-(\d*)$", self.headers.get("Range") or "")
                 if match:
-                    first = int(match.group(1) or 0)
-                    last = int(match.group(2)) if match.group(2) else len(body) - 1
+                    if match.group(1):
+                        first = int(match.group(1))
+                        last = int(match.group(2) or len(body) - 1)
+                    else:  # a suffix range: the last N bytes
+                        first = max(0, len(body) - int(match.group(2) or 0))
+                        last = len(body) - 1
                     last = min(last, len(body) - 1)
                     if first > last:
                         self.send_response(416)
@@ -78,7 +94,9 @@ class RecordingServer:
                 else:
                     chunk = body
                     self.send_response(200)
-                self.send_header("Content-Type", "audio/wav")
+                content_type = server.types.get(self.path, "audio/wav")
+                if content_type is not None:
+                    self.send_header("Content-Type", content_type)
                 self.send_header("Accept-Ranges", "bytes")
                 self.send_header("Content-Length", str(len(chunk)))
                 self.end_headers()

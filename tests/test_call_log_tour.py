@@ -14,7 +14,7 @@ class TestCallLogTour(HttpCase):
         cls.pbx = cls.enterClassContext(
             RecordingServer({"/rec.wav": make_wav(seconds=3)})
         )
-        connection, _token = make_connection(cls.env)
+        connection, _token = make_connection(cls.env, recordings_base_url=cls.pbx.url)
         recordings = "clinic_pbx.clinic_pbx_group_recordings"
         anna = new_test_user(cls.env, "tour_anna", groups=recordings, name="Tour Anna")
         anna.pbx_extension = "101"

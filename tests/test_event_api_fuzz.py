@@ -144,6 +144,12 @@ class TestEventApiFuzz(EventApiMixin, HttpCase):
                                              talk_seconds=True)]}),
             json.dumps({"events": [cdr_event("t", "2026-11-05T09:00:00+03:00",
                                              recording_url="file:///etc/passwd")]}),
+            json.dumps({"events": [cdr_event("nul\u0000",
+                                             "2026-11-05T09:00:00+03:00")]}),
+            json.dumps({"events": [cdr_event("t", "2026-11-05T09:00:00+03:00",
+                                             **{"from": "\u0000"})]}),
+            json.dumps({"events": [cdr_event("t", "2026-11-05T09:00:00+03:00",
+                                             **{"from": "=1+1"})]}),
             "\x00\xff\xfe",
         ]  # fmt: skip
         for body in hostile:

@@ -10,7 +10,10 @@ call whatever order and however often they arrive.
 
 import hashlib
 import json
+import re
 from datetime import datetime, timedelta, timezone
+
+from .recording_fetch import has_control_characters, url_problem
 
 EVENT_TYPES = ("ringing", "answered", "hangup", "cdr")
 DIRECTIONS = ("incoming", "outgoing", "internal")
@@ -27,6 +30,11 @@ MAX_REVISION = 999999
 # must not grow one call without end): the first ones in sort order.
 MAX_RANG_EXTENSIONS = 200
 MIN_YEAR, MAX_YEAR = 2000, 2100  # far years overflow the durations added later
+# A number as people and PBXs write it, or a dialplan word the PBX gives when
+# there is no number (anonymous, s, vmu101). Neither can become a formula in
+# a spreadsheet export.
+NUMBER = re.compile(r"[0-9+*#() .-]+|[A-Za-z][A-Za-z0-9_-]*", re.ASCII)
+NUMBER_MESSAGE = "must be a number (digits, spaces and + * # ( ) . -) or a word"
 
 REQUIRED = {
     "ringing": ("direction", "from", "to", "extension"),
@@ -68,7 +76,7 @@ def parse_time(value):
     return moment
 
 
-def _text(event, key, index, limit, errors, required):
+def _text(event, key, index, limit, errors, required, number=False):
     value = event.get(key)
     if value is None or value == "":
         if required:
@@ -83,6 +91,14 @@ def _text(event, key, index, limit, errors, required):
         return None
     if required and not value:
         errors.append(EventError(index, key, "is required"))
+        return None
+    # A NUL cannot be stored (500), and a line break or a bidi override
+    # would garble every screen and export the value reaches.
+    if has_control_characters(value):
+        errors.append(EventError(index, key, "must not contain control characters"))
+        return None
+    if number and value and not NUMBER.fullmatch(value):
+        errors.append(EventError(index, key, NUMBER_MESSAGE))
         return None
     return value or None
 
@@ -144,8 +160,10 @@ def validate_event(index, event):
         "direction": _choice(
             event, "direction", index, DIRECTIONS, errors, "direction" in required
         ),
-        "from": _text(event, "from", index, MAX_NUMBER, errors, "from" in required),
-        "to": _text(event, "to", index, MAX_NUMBER, errors, "to" in required),
+        "from": _text(
+            event, "from", index, MAX_NUMBER, errors, "from" in required, True
+        ),
+        "to": _text(event, "to", index, MAX_NUMBER, errors, "to" in required, True),
         "extension": _text(
             event, "extension", index, MAX_EXTENSION, errors, "extension" in required
         ),
@@ -164,11 +182,12 @@ def validate_event(index, event):
             event, "wait_seconds", index, errors, "wait_seconds" in required
         ),
         "recording_url": _text(event, "recording_url", index, MAX_URL, errors, False),
-        "did": _text(event, "did", index, MAX_NUMBER, errors, False),
+        "did": _text(event, "did", index, MAX_NUMBER, errors, False, True),
     }
     url = clean["recording_url"]
-    if url and not url.startswith(("http://", "https://")):
-        errors.append(EventError(index, "recording_url", "must be an http(s) URL"))
+    problem = url and url_problem(url)
+    if problem:
+        errors.append(EventError(index, "recording_url", problem))
     rang = event.get("rang_extensions")
     clean["rang_extensions"] = []
     if rang is not None:
@@ -182,6 +201,7 @@ def validate_event(index, event):
                     not isinstance(ext, str)
                     or not ext.strip()
                     or len(ext) > MAX_EXTENSION
+                    or has_control_characters(ext.strip())
                 ):
                     errors.append(
                         EventError(
