@@ -157,6 +157,24 @@ class TestCdrFold(BaseCase):
         )
         self.assertTrue(any("without uniqueid" in p for p in problems))
 
+    def test_odd_caller_ids_keep_their_call(self):
+        """A caller ID that is not a plain number still gives its call, with
+        what the Event API accepts as the number."""
+        for src, expected in (
+            ("John <8 916 123-45-67>", "89161234567"),
+            ("sip:100@pbx.example", "100"),
+            ("=HYPERLINK(1)", "1"),
+            ("Anonymous", "Anonymous"),
+            ("<unknown>", "unknown"),
+            ("\"'", "anonymous"),
+        ):
+            with self.subTest(src=src):
+                rows = self.writer.ring_group(T0, src, answered_by="103")
+                events, problems = fold_rows(rows, "Europe/Moscow", BASE)
+                self.assertEqual(problems, [])
+                self.assertEqual(len(events), 1)
+                self.assertEqual(events[0]["from"], expected)
+
     def test_a_fuller_reading_of_a_call_wins_in_any_order(self):
         rows = self.writer.ring_group(T0, "89161234567", answered_by="105")
         partial = self.fold([row for row in rows if row["dstchannel"][6:9] != "105"])

@@ -30,7 +30,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pytz
 
-from .call_events import MAX_EXTENSION, MAX_NUMBER, EventError, validate_event
+from .call_events import (
+    MAX_EXTENSION,
+    MAX_NUMBER,
+    NUMBER,
+    EventError,
+    validate_event,
+)
 
 # The columns the fold reads (FreePBX 16 has them all).
 COLUMNS = (
@@ -390,8 +396,8 @@ def fold_call(rows, tz, base_url=None):
         "call_id": first["linkedid"],
         "time": localize(start, tz).isoformat(),
         "direction": direction,
-        "from": (src or "anonymous")[:MAX_NUMBER],
-        "to": (dst or "s")[:MAX_NUMBER],
+        "from": event_number(src, "anonymous"),
+        "to": event_number(dst, "s"),
         "disposition": disposition,
         "talk_seconds": int(talk),
         "wait_seconds": max(0, int(wait)),
@@ -402,10 +408,25 @@ def fold_call(rows, tz, base_url=None):
     if extension:
         event["extension"] = extension
     if did and direction == "incoming":
-        event["did"] = did[:MAX_NUMBER]
+        event["did"] = event_number(did, None)
     if url:
         event["recording_url"] = url
     return event
+
+
+def event_number(value, fallback):
+    """A CDR number as the Event API accepts it (digits and ``+*#() .-``, or
+    a dialplan word such as ``anonymous`` or ``s``), so that an odd caller ID
+    ("John <100>", "sip:100@pbx") never costs the call: the digits are kept,
+    else the word, else ``fallback``."""
+    value = (value or "").strip()[:MAX_NUMBER]
+    if value and NUMBER.fullmatch(value):
+        return value
+    digits = re.sub(r"[^0-9+*#]", "", value)
+    if digits:
+        return digits[:MAX_NUMBER]
+    word = re.sub(r"[^A-Za-z0-9_-]", "", value).lstrip("0123456789_-")
+    return word[:MAX_NUMBER] or fallback
 
 
 def fold_rows(raw_rows, tz_name, base_url=None):
