@@ -279,14 +279,17 @@ class PbxConnection(models.Model):
             summary["busy"] = True
             return summary
         connection = self.sudo()
-        cursor = connection.cdr_cursor
+        # Not named "cursor": _() takes a local of that name for a database cursor.
+        read_up_to = connection.cdr_cursor
         tz_name = connection.timezone or "UTC"
         base_url = connection.recordings_base_url
         started = time.monotonic()
         try:
             with self._cdr_source() as source:
-                low = self._cdr_window_start(source, cursor) if cursor else None
-                seen_up_to = source.local_key(cursor) if cursor else ""
+                low = (
+                    self._cdr_window_start(source, read_up_to) if read_up_to else None
+                )
+                seen_up_to = source.local_key(read_up_to) if read_up_to else ""
                 pages = source.pages(low, page_size)
                 while True:
                     mark = time.monotonic()
