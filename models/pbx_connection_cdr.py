@@ -284,11 +284,10 @@ class PbxConnection(models.Model):
         tz_name = connection.timezone or "UTC"
         base_url = connection.recordings_base_url
         started = time.monotonic()
+        committed = False
         try:
             with self._cdr_source() as source:
-                low = (
-                    self._cdr_window_start(source, read_up_to) if read_up_to else None
-                )
+                low = self._cdr_window_start(source, read_up_to) if read_up_to else None
                 seen_up_to = source.local_key(read_up_to) if read_up_to else ""
                 pages = source.pages(low, page_size)
                 while True:
@@ -304,6 +303,7 @@ class PbxConnection(models.Model):
                     newest = source.utc(max(keys)) if keys else None
                     folded = time.monotonic()
                     summary["calls"] += self._cdr_commit_page(events, newest, new_rows)
+                    committed = True
                     summary["rows"] += new_rows
                     summary["read_fold_seconds"] += folded - mark
                     summary["ingest_seconds"] += time.monotonic() - folded
@@ -311,7 +311,18 @@ class PbxConnection(models.Model):
                         summary["more"] = True
                         break
         except CdrSourceError as error:
-            summary["error"] = self._cdr_error_message(error)
+            # Say what became of the calls, not only what failed.
+            if committed:
+                outcome = _(
+                    "The calls read before were imported; the next sync goes on "
+                    "from there."
+                )
+            else:
+                outcome = _(
+                    "Nothing was imported; the next sync starts again from the "
+                    "same point."
+                )
+            summary["error"] = self._cdr_error_message(error) + " " + outcome
         except Exception as error:
             # The page being imported was rolled back with its cursor.
             _logger.exception("CDR sync of PBX connection %s failed", self.id)
