@@ -15,7 +15,6 @@ FIRST_PULL_WINDOW = timedelta(days=1)
 # A long pause is caught up a day per run, so one run never asks for more
 # results than the adapter reads in one go.
 MAX_PULL_WINDOW = timedelta(days=1)
-TIMEOUT = (5, 30)  # connect, read (seconds)
 MAX_TIME_LAG = 24 * 60
 MAX_SKIPPED_SHOWN = 20
 # Settings whose change may fix refused credentials: changing one resumes a
@@ -148,7 +147,7 @@ class ResCompany(models.Model):
             request_data_url=company.callmarker_request_data_url.strip(),
             integration_id=company.callmarker_integration_id.strip(),
             token=company.callmarker_token.strip(),
-            timeout=TIMEOUT,
+            timeout=adapter.TIMEOUT,
         )
 
     def _callmarker_record_error(self, message, pause=False):
