@@ -18,11 +18,12 @@ from ..tools.cdr_source import (
     parse_key,
     valid_table_name,
 )
+from ..tools.sync_lock import try_sync_lock
 
 _logger = logging.getLogger(__name__)
 
-# Namespace of the PostgreSQL advisory lock that keeps two syncs of one
-# connection (the scheduled action and a "Sync now") from running together.
+# Namespace of the lock (tools/sync_lock.py) that keeps two syncs of one
+# connection (the scheduled action and a "Sync now", on any node) apart.
 SYNC_LOCK_NAMESPACE = 0x43445253
 # Seconds of work per run before the rest is left to the scheduled action
 # (keeps a first import of a long history inside the server's time limits).
@@ -268,14 +269,10 @@ class PbxConnection(models.Model):
             "ingest_seconds": 0.0,
         }
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)",
-                SYNC_LOCK_NAMESPACE,
-                self.id,
-            )
+        locked = try_sync_lock(
+            self.env.cr, SYNC_LOCK_NAMESPACE, self.id, self._table, self.id
         )
-        if not self.env.cr.fetchone()[0] or not self._cdr_row_is_free():
+        if not locked or not self._cdr_row_is_free():
             summary["busy"] = True
             return summary
         connection = self.sudo()
