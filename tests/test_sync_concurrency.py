@@ -15,14 +15,17 @@ import secrets
 import threading
 import time
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.clinic_pbx.tools.call_events import validate_event
 from odoo.addons.clinic_pbx.tools.cdr_scenarios import CdrWriter, MariaDb
 
+from .callmarker_mock import CallmarkerMock
 from .calltouch_server import CalltouchServer, make_call, make_request
+from .common import cdr_event
 from .tcp_proxy import TcpProxy
 
 WAIT = 60  # seconds a node may take
@@ -416,3 +419,193 @@ class TestCalltouchSyncOnTwoNodes(TwoNodesCase):
         )
         self.assertEqual(action["params"]["title"], "Calltouch synchronised")
         self.assert_imported_once()
+
+
+# ----------------------------------------------------------------------------
+# Callmarker
+# ----------------------------------------------------------------------------
+
+CALLMARKER_FIELDS = (
+    "callmarker_enabled",
+    "callmarker_call_data_url",
+    "callmarker_request_data_url",
+    "callmarker_integration_id",
+    "callmarker_token",
+    "callmarker_time_lag",
+    "callmarker_pulled_until",
+    "callmarker_last_success_at",
+    "callmarker_last_error",
+    "callmarker_last_error_at",
+    "callmarker_paused",
+    "callmarker_skipped",
+)
+
+
+@tagged("post_install", "-at_install")
+class TestCallmarkerSyncOnTwoNodes(TwoNodesCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.mock = CallmarkerMock(token="cm-nodes-token").start()
+        cls.addClassCleanup(cls.mock.stop)
+        with cls.committed() as env:
+            company = env.ref("base.main_company")
+            cls.company_id = company.id
+            saved = company.read(list(CALLMARKER_FIELDS))[0]
+            cls.saved = {name: saved[name] for name in CALLMARKER_FIELDS}
+            cls.first = {
+                model: env[model].search([], order="id desc", limit=1).id or 0
+                for model in ("pbx.call.tag", "pbx.call.tag.category")
+            }
+            company.write(
+                {
+                    "callmarker_enabled": True,
+                    "callmarker_call_data_url": cls.mock.results_url,
+                    "callmarker_request_data_url": cls.mock.push_url,
+                    "callmarker_integration_id": cls.mock.integration_id,
+                    "callmarker_token": cls.mock.token,
+                    "callmarker_time_lag": 5,
+                }
+            )
+            cls.connection_id = (
+                env["pbx.connection"]
+                .create(
+                    {
+                        "name": "PBX of two nodes",
+                        "kind": "event_api",
+                        "company_id": company.id,
+                        "country_id": env.ref("base.ru").id,
+                    }
+                )
+                .id
+            )
+            cls.settings_id = (
+                env["res.config.settings"].with_user(cls.admin_id).create({}).id
+            )
+        cls.addClassCleanup(cls.restore)
+
+    @classmethod
+    def remove_calls(cls, env):
+        for model in ("pbx.call", "pbx.event.receipt"):
+            env[model].search([("connection_id", "=", cls.connection_id)]).unlink()
+        for model, last in cls.first.items():
+            env[model].search([("id", ">", last)]).unlink()
+
+    @classmethod
+    def restore(cls):
+        with cls.committed() as env:
+            cls.remove_calls(env)
+            env["pbx.connection"].browse(cls.connection_id).unlink()
+            env["res.config.settings"].browse(cls.settings_id).unlink()
+            env["res.company"].browse(cls.company_id).write(cls.saved)
+
+    def setUp(self):
+        super().setUp()
+        now = fields.Datetime.now()
+        with self.committed() as env:
+            self.remove_calls(env)
+            env["res.company"].browse(self.company_id).write(
+                {
+                    "callmarker_pulled_until": now - timedelta(hours=1),
+                    "callmarker_last_error": False,
+                    "callmarker_paused": False,
+                }
+            )
+            connection = env["pbx.connection"].browse(self.connection_id)
+            start = (now - timedelta(hours=2)).replace(tzinfo=timezone.utc)
+            events = [
+                validate_event(
+                    0,
+                    cdr_event(
+                        "nodes-%d" % n, (start + timedelta(minutes=n)).isoformat()
+                    ),
+                )
+                for n in range(3)
+            ]
+            calls = env["pbx.call"]._ingest_events(connection, events)[2]
+            self.call_ids = calls.ids
+        self.mock.calls.clear()
+        self.mock.push_log.clear()
+        self.mock.arrived.clear()
+        self.mock.hits = {"push": 0, "results": 0}
+        analyzed = (now - timedelta(minutes=10)).isoformat() + "Z"
+        self.mock.results = [
+            {
+                "call_id": str(call_id),
+                "analyzed_at": analyzed,
+                "tags": [{"category": "Nodes intent", "name": "Booking"}],
+                "score": {"value": 9, "max": 10},
+                "checklist": [
+                    {"criterion": "Greeted", "passed": True},
+                    {"criterion": "Offered a slot", "passed": False},
+                ],
+            }
+            for call_id in self.call_ids
+        ]
+
+    def cron(self):
+        return (lambda env: env["res.company"]._cron_callmarker_sync(), SUPERUSER_ID)
+
+    def sync_now(self):
+        def job(env):
+            settings = env["res.config.settings"].browse(self.settings_id)
+            return settings.action_callmarker_sync_now()
+
+        return (job, self.admin_id)
+
+    def opening(self, env):
+        env["res.config.settings"].browse(self.settings_id).read(["callmarker_enabled"])
+
+    def assert_done_once(self):
+        self.assertEqual(self.mock.hits, {"push": 3, "results": 1}, "one run")
+        self.assertEqual(len(self.mock.push_log), 3, "every call pushed once")
+        with self.committed() as env:
+            company = env["res.company"].browse(self.company_id)
+            calls = env["pbx.call"].browse(self.call_ids)
+            self.assertEqual(set(calls.mapped("callmarker_push_ids.state")), {"sent"})
+            self.assertEqual(set(calls.mapped("quality_score")), {90.0})
+            for call in calls:
+                self.assertEqual(len(call.quality_checklist_ids), 2)
+                self.assertEqual(call.tag_ids.mapped("name"), ["Booking"])
+            self.assertEqual(
+                env["pbx.call.tag.category"].search_count(
+                    [("name", "=", "Nodes intent")]
+                ),
+                1,
+            )
+            self.assertFalse(company.callmarker_last_error)
+            self.assertTrue(company.callmarker_last_success_at)
+
+    def assert_gave_way(self, action):
+        self.assertEqual(action["params"]["type"], "warning")
+        self.assertIn("Another Callmarker sync", action["params"]["message"])
+
+    def test_the_scheduled_action_and_sync_now_at_once(self):
+        (_cron, action), waited = self.at_once(
+            self.cron(), self.sync_now(), self.mock.hold, self.mock.release
+        )
+        self.assertIsNotNone(waited, "one run gave way without waiting")
+        if waited == 1:
+            self.assert_gave_way(action)
+        self.assert_done_once()
+
+    def test_two_scheduled_runs_at_once(self):
+        _results, waited = self.at_once(
+            self.cron(), self.cron(), self.mock.hold, self.mock.release
+        )
+        self.assertIsNotNone(waited, "one run gave way without waiting")
+        self.assert_done_once()
+
+    def test_sync_now_begun_before_the_scheduled_run_committed(self):
+        _cron, action = self.one_after_the_other(
+            self.cron(), self.sync_now(), self.opening
+        )
+        self.assert_gave_way(action)
+        self.assert_done_once()
+
+    def test_scheduled_run_begun_before_sync_now_committed(self):
+        action, _cron = self.one_after_the_other(
+            self.sync_now(), self.cron(), self.opening
+        )
+        self.assertEqual(action["params"]["type"], "success")
+        self.assert_done_once()
