@@ -20,11 +20,12 @@ from ..tools.cdr_source import (
 )
 from ..tools.recording_fetch import url_problem
 from .pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
+from ..tools.sync_lock import try_sync_lock
 
 _logger = logging.getLogger(__name__)
 
-# Namespace of the PostgreSQL advisory lock that keeps two syncs of one
-# connection (the scheduled action and a "Sync now") from running together.
+# Namespace of the lock (tools/sync_lock.py) that keeps two syncs of one
+# connection (the scheduled action and a "Sync now", on any node) apart.
 SYNC_LOCK_NAMESPACE = 0x43445253
 # Seconds of work per run before the rest is left to the scheduled action
 # (keeps a first import of a long history inside the server's time limits).
@@ -317,25 +318,23 @@ class PbxConnection(models.Model):
             "ingest_seconds": 0.0,
         }
         self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "SELECT pg_try_advisory_xact_lock(%s, %s)",
-                SYNC_LOCK_NAMESPACE,
-                self.id,
-            )
+        locked = try_sync_lock(
+            self.env.cr, SYNC_LOCK_NAMESPACE, self.id, self._table, self.id
         )
-        if not self.env.cr.fetchone()[0] or not self._cdr_row_is_free():
+        if not locked or not self._cdr_row_is_free():
             summary["busy"] = True
             return summary
         connection = self.sudo()
-        cursor = connection.cdr_cursor
+        # Not named "cursor": _() takes a local of that name for a database cursor.
+        read_up_to = connection.cdr_cursor
         tz_name = connection.timezone or "UTC"
         base_url = connection.recordings_base_url
         started = time.monotonic()
+        committed = False
         try:
             with self._cdr_source() as source:
-                low = self._cdr_window_start(source, cursor) if cursor else None
-                seen_up_to = source.local_key(cursor) if cursor else ""
+                low = self._cdr_window_start(source, read_up_to) if read_up_to else None
+                seen_up_to = source.local_key(read_up_to) if read_up_to else ""
                 pages = source.pages(low, page_size)
                 while True:
                     mark = time.monotonic()
@@ -350,6 +349,7 @@ class PbxConnection(models.Model):
                     newest = source.utc(max(keys)) if keys else None
                     folded = time.monotonic()
                     summary["calls"] += self._cdr_commit_page(events, newest, new_rows)
+                    committed = True
                     summary["rows"] += new_rows
                     summary["read_fold_seconds"] += folded - mark
                     summary["ingest_seconds"] += time.monotonic() - folded
@@ -357,7 +357,18 @@ class PbxConnection(models.Model):
                         summary["more"] = True
                         break
         except CdrSourceError as error:
-            summary["error"] = self._cdr_error_message(error)
+            # Say what became of the calls, not only what failed.
+            if committed:
+                outcome = _(
+                    "The calls read before were imported; the next sync goes on "
+                    "from there."
+                )
+            else:
+                outcome = _(
+                    "Nothing was imported; the next sync starts again from the "
+                    "same point."
+                )
+            summary["error"] = self._cdr_error_message(error) + " " + outcome
         except Exception as error:
             # The page being imported was rolled back with its cursor.
             _logger.exception("CDR sync of PBX connection %s failed", self.id)

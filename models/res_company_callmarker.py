@@ -8,6 +8,7 @@ from odoo import _, api, fields, models
 
 from ..tools import callmarker_adapter as adapter
 from ..tools.http_service import ServiceAuthError, ServiceError
+from ..tools.sync_lock import try_sync_lock
 
 _logger = logging.getLogger(__name__)
 
@@ -15,13 +16,15 @@ FIRST_PULL_WINDOW = timedelta(days=1)
 # A long pause is caught up a day per run, so one run never asks for more
 # results than the adapter reads in one go.
 MAX_PULL_WINDOW = timedelta(days=1)
-TIMEOUT = (5, 30)  # connect, read (seconds)
 MAX_TIME_LAG = 24 * 60
 MAX_SKIPPED_SHOWN = 20
 # Who sees and sets the account, its endpoints and how its syncs went (portal
 # users read their company's other fields). The low-score threshold stays
 # readable: the Call Log's Low Score filter uses it.
 ADMINS = "base.group_system"
+# Lock namespace (tools/sync_lock.py, key: company id): one sync per company
+# at a time, whether the scheduled action or Send and fetch now, on any node.
+LOCK_NAMESPACE = 0x434D4B52
 # Settings whose change may fix refused credentials: changing one resumes a
 # paused synchronisation.
 CONFIG_FIELDS = (
@@ -31,6 +34,10 @@ CONFIG_FIELDS = (
     "callmarker_integration_id",
     "callmarker_token",
 )
+
+
+class _LockLost(Exception):
+    """Another run took the company's sync lock while this one committed."""
 
 
 def _is_http_url(value):
@@ -166,7 +173,7 @@ class ResCompany(models.Model):
             request_data_url=company.callmarker_request_data_url.strip(),
             integration_id=company.callmarker_integration_id.strip(),
             token=company.callmarker_token.strip(),
-            timeout=TIMEOUT,
+            timeout=adapter.TIMEOUT,
         )
 
     def _callmarker_record_error(self, message, pause=False):
@@ -195,21 +202,50 @@ class ResCompany(models.Model):
 
         ``commit`` (the cron passes the cursor's commit) is called as calls
         are sent and after each company, so what was sent stays recorded
-        whatever happens later in the run.
+        whatever happens later in the run. Returns the companies left alone
+        because another sync of theirs was running (or had just run).
         """
+        busy = self.browse()
         for company in self.sudo():
             if not company.callmarker_enabled or company.callmarker_paused:
                 continue
-            company._callmarker_sync_one(commit)
+            if company._callmarker_sync_one(commit) is None:
+                busy |= company
             if commit:
                 commit()
+        return busy
+
+    def _callmarker_lock(self):
+        return try_sync_lock(self.env.cr, LOCK_NAMESPACE, self.id, self._table, self.id)
 
     def _callmarker_sync_one(self, commit):
+        """Sync this company: True when it worked, False when it failed (the
+        reason is the last error) and None when another sync of the company
+        was running or had just run."""
         self.ensure_one()
         problems = self._callmarker_config_problems()
         if problems:
             self._callmarker_record_error(" ".join(problems))
-            return
+            return False
+        if not self._callmarker_lock():
+            _logger.info("Callmarker (company %s): a sync is already running", self.id)
+            return None
+        commit_and_relock = None
+        if commit:
+            # A commit ends the transaction and its lock: take it again, and
+            # leave the rest of the run to whoever took it in between.
+            def commit_and_relock():
+                commit()
+                if not self._callmarker_lock():
+                    raise _LockLost()
+
+        try:
+            return self._callmarker_push_and_pull(commit_and_relock)
+        except _LockLost:
+            _logger.info("Callmarker (company %s): another run took over", self.id)
+            return None
+
+    def _callmarker_push_and_pull(self, commit):
         config = self._callmarker_config()
         now = fields.Datetime.now()
         errors = []
@@ -217,7 +253,7 @@ class ResCompany(models.Model):
             self.env["pbx.callmarker.push"]._push_due(self, config, now, commit)
         except ServiceAuthError as error:
             self._callmarker_pause(error)
-            return
+            return False
         except ServiceError as error:
             errors.append(_("Sending calls: %(error)s", error=error))
         start = self.callmarker_pulled_until or now - FIRST_PULL_WINDOW
@@ -230,7 +266,7 @@ class ResCompany(models.Model):
                 )
         except ServiceAuthError as error:
             self._callmarker_pause(error)
-            return
+            return False
         except ServiceError as error:
             errors.append(_("Fetching results: %(error)s", error=error))
         else:
@@ -253,10 +289,9 @@ class ResCompany(models.Model):
                 )
         if errors:
             self._callmarker_record_error("\n".join(errors))
-        else:
-            self.write(
-                {"callmarker_last_success_at": now, "callmarker_last_error": False}
-            )
+            return False
+        self.write({"callmarker_last_success_at": now, "callmarker_last_error": False})
+        return True
 
     def _callmarker_pause(self, error):
         _logger.warning("Callmarker (company %s): %s", self.id, error)

@@ -5,10 +5,10 @@ from datetime import timedelta
 
 from odoo import _, api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import SQL
 
 from ..tools import calltouch
 from ..tools.http_service import ServiceAuthError, ServiceError, ServiceUnavailable
+from ..tools.sync_lock import try_sync_lock
 from .pbx_connection import _tz_selection
 
 _logger = logging.getLogger(__name__)
@@ -16,7 +16,8 @@ _logger = logging.getLogger(__name__)
 FIRST_SYNC_DAYS = 1  # how far back the very first sync reads
 MAX_WINDOW = timedelta(days=7)  # a long pause is caught up a week per run
 MAX_TIME_LAG = 24 * 60
-# pg_try_advisory_xact_lock(namespace, company id): one sync per company at a time
+# Lock namespace (tools/sync_lock.py, key: company id): one sync per company
+# at a time, on any node.
 LOCK_NAMESPACE = 7_402_218
 # Who sees and sets the account, its endpoints and how its syncs went (portal
 # users read their company's other fields).
@@ -238,10 +239,7 @@ class ResCompany(models.Model):
                 commit()
 
     def _calltouch_lock(self):
-        self.env.cr.execute(
-            SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NAMESPACE, self.id)
-        )
-        return self.env.cr.fetchone()[0]
+        return try_sync_lock(self.env.cr, LOCK_NAMESPACE, self.id, self._table, self.id)
 
     def _calltouch_window(self, now):
         company = self.sudo()
@@ -258,7 +256,8 @@ class ResCompany(models.Model):
         cursor are then written together, so the cursor only moves when the
         whole window is in the database. Returns the counts, False when the
         sync failed (the reason is in ``calltouch_last_error``) and None when
-        another sync of the company is running.
+        another sync of the company is running, or finished after this
+        transaction began (it did the work this one would do again).
         """
         self.ensure_one()
         company = self.sudo()

@@ -77,7 +77,15 @@ class ResConfigSettings(models.TransientModel):
         company = self.company_id
         if not company.callmarker_enabled:
             raise UserError(_("Enable the Callmarker service and save first."))
-        company._callmarker_sync()
+        if company._callmarker_sync():
+            return self._callmarker_notify(
+                _("Callmarker"),
+                _(
+                    "Another Callmarker sync of this company is running; try again "
+                    "in a minute."
+                ),
+                "warning",
+            )
         if company.callmarker_last_error:
             return self._callmarker_notify(
                 _("Callmarker"), company.callmarker_last_error, "danger"

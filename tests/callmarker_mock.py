@@ -3,8 +3,9 @@
 docs/callmarker.md is the contract: ``POST /api/v1/calls`` takes finished
 calls (deduplicated by their ``Idempotency-Key``), ``GET /api/v1/results``
 answers the analyses made in a window, page by page. Both check the bearer
-token and the integration id. Error answers are queued with ``fail()``;
-``/recordings/<name>`` plays the part of the PBX serving recordings.
+token and the integration id. Error answers are queued with ``fail()``,
+``hold()`` keeps requests waiting until ``release()``; ``/recordings/<name>``
+plays the part of the PBX serving recordings.
 """
 
 import json
@@ -47,10 +48,13 @@ class CallmarkerMock:
         self.recording_requests = []
         self.recording_type = "audio/wav"  # what /recordings/ says it serves
         self.hits = {"push": 0, "results": 0}  # every request, errors included
+        self.arrived = []  # endpoint of every request, as it arrives
         self.page_size = 50
         self.delay = 0.0
         self._faults = {"push": [], "results": []}
         self._lock = threading.Lock()
+        self._answering = threading.Event()
+        self._answering.set()
         self.server = None
 
     # -- control ---------------------------------------------------------
@@ -95,6 +99,13 @@ class CallmarkerMock:
     def recording_url(self, name):
         return f"{self.base_url}/recordings/{name}"
 
+    def hold(self):
+        """Keep API requests waiting (counted, unanswered) until ``release()``."""
+        self._answering.clear()
+
+    def release(self):
+        self._answering.set()
+
     def fail(self, endpoint, status, body=None, headers=None, times=1, after=False):
         """Answer the next ``times`` requests of ``endpoint`` with an error.
 
@@ -136,6 +147,9 @@ class CallmarkerMock:
         }.get((method, parts.path))
         if endpoint is None:
             return self._answer(handler, 404, {"error": "not found"})
+        with self._lock:
+            self.arrived.append(endpoint)
+        self._answering.wait(60)
         if self.delay:
             time.sleep(self.delay)
         with self._lock:

@@ -8,7 +8,8 @@ journal with ``mm/dd/yyyy`` dates and ``hh:mm:ss`` times as a bare array,
 ``RequestTags`` only when asked for. A wrong date format is a 400, a wrong
 token a 401, a site the token has no rights on a 403, more than 5 requests
 in a second a 429 with ``Retry-After: 1``. ``fail_next`` queues answers
-(a status, a ``Retry-After``, a delay) for the next requests of an endpoint.
+(a status, a ``Retry-After``, a delay) for the next requests of an endpoint;
+``hold`` keeps requests waiting until ``release``.
 """
 
 import json
@@ -176,6 +177,8 @@ class CalltouchServer:
         self.log = []  # {"endpoint", "params", "status", "at"}
         self._recent = deque()
         self._lock = threading.Lock()
+        self._answering = threading.Event()
+        self._answering.set()
 
     # --- fixtures --------------------------------------------------------
     def add_call(self, raw, when=None):
@@ -207,6 +210,13 @@ class CalltouchServer:
         self.faults.append(
             (endpoint, {"status": status, "retry_after": retry_after, "delay": delay})
         )
+
+    def hold(self):
+        """Keep every request waiting (logged, unanswered) until ``release()``."""
+        self._answering.clear()
+
+    def release(self):
+        self._answering.set()
 
     def requests_to(self, endpoint):
         return [entry for entry in self.log if entry["endpoint"] == endpoint]
@@ -256,6 +266,8 @@ class CalltouchServer:
         entry = {"endpoint": endpoint, "params": params, "at": time.monotonic()}
         with self._lock:
             self.log.append(entry)
+        self._answering.wait(60)
+        with self._lock:
             fault = self._take_fault(endpoint)
             limited = self._over_rate_limit(entry["at"])
         status, body, headers = self._answer(endpoint, path, params, fault, limited)

@@ -15,8 +15,8 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.addons.clinic_pbx.models import (
     pbx_call_recording,
     pbx_callmarker_push,
-    res_company_callmarker,
 )
+from odoo.addons.clinic_pbx.tools import callmarker_adapter
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .callmarker_mock import WAV, CallmarkerMock
@@ -73,9 +73,9 @@ class CallmarkerMixin:
     def start_mock(self):
         self.mock = CallmarkerMock().start()
         self.addCleanup(self.mock.stop)
-        # Odoo's guard on outgoing requests in tests compares the timeout with
-        # a number, and raises any timeout under 10 s to 10 s: use one number.
-        self.patch(res_company_callmarker, "TIMEOUT", 10)
+        # The shortest timeout Odoo's tests allow (they raise any shorter one
+        # to 10 s), instead of Callmarker's 30 s.
+        self.patch(callmarker_adapter, "TIMEOUT", 10)
         self.patch(pbx_call_recording, "RECORDING_TIMEOUT", 10)
         self.company.sudo().write(
             {

@@ -105,14 +105,60 @@ class TestCalltouchErrors(CalltouchCase):
 
     @mute_logger(SYNC_LOGGER)
     def test_a_timeout_loses_nothing(self):
-        # Odoo's test harness raises any timeout below 10 s to 10 s.
+        # calltouch.TIMEOUT is the one timeout setting (20 s); 10 s is the
+        # least Odoo's tests allow (they raise any shorter one to 10 s).
         self.server.fail_next("calls", delay=11)
-        with patch.object(calltouch, "TIMEOUT", 1):
+        with patch.object(calltouch, "TIMEOUT", 10):
             self.assertFalse(self.sync())
         self.assert_nothing_imported()
         self.assertIn("no answer in time", self.company.calltouch_last_error)
         self.assertTrue(self.sync())
         self.assertEqual(len(self.touches()), 3)
+
+    @mute_logger(SYNC_LOGGER)
+    def test_server_error_then_timeout_then_recovery(self):
+        company = self.company
+        # The calls diary answers 502: nothing is imported, the manager sees why.
+        self.server.fail_next("calls", status=502)
+        self.assertFalse(self.sync())
+        self.assert_nothing_imported()
+        error = company.calltouch_last_error
+        self.assertTrue(error.startswith("Calltouch is not available; the next run"))
+        self.assertIn("Calls diary 25/01/2026-25/01/2026, page 1", error)
+        self.assertIn("server error (HTTP 502)", error)
+        self.assertFalse(company.calltouch_last_success_at)
+        self.assertFalse(company.calltouch_stopped)
+        first_error_at = company.calltouch_last_error_at
+        self.assertTrue(first_error_at)
+
+        # Next run: the diary answers, the requests journal hangs longer than
+        # the client waits (see test_a_timeout_loses_nothing).
+        self.server.fail_next("requests", delay=11)
+        with patch.object(calltouch, "TIMEOUT", 10):
+            self.assertFalse(self.sync(now=NOW + timedelta(minutes=5)))
+        self.assert_nothing_imported()
+        error = company.calltouch_last_error
+        self.assertIn("Requests journal 01/25/2026: no answer in time", error)
+        self.assertGreaterEqual(company.calltouch_last_error_at, first_error_at)
+        self.assertFalse(company.calltouch_last_success_at)
+
+        # Calltouch is back: the whole window since the last success, once.
+        self.assertTrue(self.sync(now=NOW + timedelta(minutes=10)))
+        self.assertFalse(company.calltouch_last_error)
+        self.assertTrue(company.calltouch_last_success_at)
+        self.assertEqual(
+            company.calltouch_last_result,
+            "2 calls (2 new, 0 newly linked to PBX calls), 1 requests (1 new leads).",
+        )
+        self.assertEqual(company.calltouch_synced_until, NOW + timedelta(minutes=10))
+        for _run in range(2):  # and again: the windows overlap
+            self.assertEqual(
+                sorted(self.touches().mapped(lambda t: t.calltouch_call_id or "")),
+                ["", "3001", "3002"],
+            )
+            self.assertEqual(len(self.touches(calltouch_request_id="3101")), 1)
+            self.assertEqual(len(self.touches().lead_id), 1)
+            self.assertTrue(self.sync(now=NOW + timedelta(minutes=15)))
 
     def test_a_malformed_record_is_skipped_with_its_reason(self):
         self.server.add_call({"callId": None, "timestamp": 1769331600}, when=T)

@@ -326,6 +326,25 @@ class TestCdrSync(HttpCase):
         self.assertEqual(str(self.connection.cdr_cursor), "2026-11-05 06:18:30")
         self.assertFalse(self.connection.last_error)
 
+    @mute_logger("odoo.addons.clinic_pbx.models.pbx_connection_cdr")
+    def test_an_unexpected_failure_after_the_first_sync_is_recorded(self):
+        self.mariadb.insert(self.writer.internal(T0, "101", "102"))
+        self.sync()
+        cursor = self.connection.cdr_cursor
+        self.assertTrue(cursor)
+        self.mariadb.insert(self.writer.internal(T0 + timedelta(minutes=1)))
+        Call = type(self.env["pbx.call"])
+        # As the scheduled action runs it: no language in the context.
+        self.assertFalse(self.env.context.get("lang"))
+        with patch.object(Call, "_ingest_events", side_effect=RuntimeError("disk")):
+            summary = self.sync()
+        self.assertIn("Importing the calls failed (RuntimeError)", summary["error"])
+        self.assertIn("RuntimeError", self.connection.last_error)
+        self.assertEqual(self.connection.cdr_cursor, cursor)
+        self.sync()
+        self.assertEqual(len(self.calls()), 2)
+        self.assertFalse(self.connection.last_error)
+
     def test_recording_plays_through_the_call_log_route(self):
         rows = self.writer.ring_group(T0, "89161234567", answered_by="101")
         self.mariadb.insert(rows)

@@ -33,7 +33,7 @@ def server(tmp_path):
     """(base URL, proxy) of an Odoo server whose database link can be cut."""
     options = odoo.tools.config
     proxy = TcpProxy(
-        (options["db_host"] or "127.0.0.1", int(options["db_port"] or 5432))
+        options["db_host"] or "127.0.0.1", int(options["db_port"] or 5432)
     ).start()
     conf = configparser.ConfigParser()
     conf.read(os.environ.get("CLINIC_PBX_CONF") or options.rcfile)
@@ -86,7 +86,7 @@ def test_database_unreachable_is_503_json_and_nothing_is_lost(server):
         token = pbx["token"]
         first = _post(url, token, [cdr_event("before", "2026-11-05T09:00:00+03:00")])
         assert first.status_code == 200, first.text
-        proxy.cut()
+        proxy.down()
         during = [cdr_event("during", "2026-11-05T09:05:00+03:00")]
         answers = [_post(url, token, during) for _n in range(3)]
         for answer in answers:
@@ -94,7 +94,7 @@ def test_database_unreachable_is_503_json_and_nothing_is_lost(server):
             assert answer.headers["Content-Type"].startswith("application/json")
             assert int(answer.headers["Retry-After"]) > 0
             assert "unavailable" in answer.json()["error"]
-        proxy.restore()
+        proxy.up()
         deadline = time.time() + 60
         while (again := _post(url, token, during)).status_code == 503:
             assert time.time() < deadline, again.text

@@ -34,6 +34,9 @@ MAX_SUMMARY = 20000
 TOKEN_HEADER = "Authorization"
 INTEGRATION_HEADER = "X-Callmarker-Integration"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# Seconds to connect, and to wait for each read of an answer. One number, the
+# one setting of how long Callmarker may keep a run waiting (tests lower it).
+TIMEOUT = 30
 
 # Keys of the neutral call dict given to push_call.
 CALL_KEYS = (
@@ -66,7 +69,7 @@ class CallmarkerConfig:
     request_data_url: str
     integration_id: str
     token: str
-    timeout: tuple = (5, 30)
+    timeout: float = TIMEOUT
 
 
 @dataclass

@@ -73,9 +73,9 @@ def _error(error, host, port, database, table):
     message = str(error.args[1]) if len(error.args) > 1 else str(error)
     if code in (2002, 2003):
         reason = re.search(r"\(([^()]*)\)\s*$", message)
-        return CdrSourceError(
-            "connect", host=host, port=port, reason=reason.group(1) if reason else ""
-        )
+        # "[Errno 111] Connection refused": the words without the number.
+        reason = re.sub(r"^\[Errno -?\d+\]\s*", "", reason.group(1) if reason else "")
+        return CdrSourceError("connect", host=host, port=port, reason=reason)
     if code == 1045:
         return CdrSourceError("auth", host=host)
     if code in (1044, 1049):
