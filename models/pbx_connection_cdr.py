@@ -19,8 +19,8 @@ from ..tools.cdr_source import (
     valid_table_name,
 )
 from ..tools.recording_fetch import url_problem
-from .pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
 from ..tools.sync_lock import try_sync_lock
+from .pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
 
 _logger = logging.getLogger(__name__)
 
