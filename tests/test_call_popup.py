@@ -271,11 +271,14 @@ class TestCallPopupPayload(PopupCase):
         self.assertEqual(payload["caller"], "+7 999 000-00-01")
         self.assertEqual((payload["patients"], payload["leads"]), ([], []))
 
-    def test_html_in_the_caller_is_passed_as_plain_text(self):
-        caller = "<img src=x onerror=alert(1)>"
-        self.ingest(ringing("c1", caller=caller))
+    def test_html_in_a_patient_s_name_is_passed_as_plain_text(self):
+        """A caller's number cannot carry HTML (the Event API refuses it); a
+        patient's name can, and reaches the card as the text it is."""
+        name = "<img src=x onerror=alert(1)>"
+        self.patient.name = name
+        self.ingest(ringing("c1", caller="+7 916 123-45-67"))
         payload = self.sent()["pbx.call/ring"][self.a.partner_id.id]
-        self.assertEqual(payload["caller"], caller)
+        self.assertEqual([p["name"] for p in payload["patients"]], [name])
 
     def test_patient_details_last_call_and_open_leads(self):
         self.ingest(

@@ -69,6 +69,13 @@ class TestCallPopupTour(HttpCase):
                 "country_id": cls.env.ref("base.ru").id,
             }
         )
+        cls.env["res.partner"].create(
+            {
+                "name": "<img src=x onerror=alert(1)>",
+                "mobile": "+7 916 555-00-99",
+                "country_id": cls.env.ref("base.ru").id,
+            }
+        )
         cls.env["crm.lead"].create(
             {
                 "name": "Dental check-up",

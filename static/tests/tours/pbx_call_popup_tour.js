@@ -6,7 +6,11 @@ import { registry } from "@web/core/registry";
  * `window.clinicPbxTour`) rings her desk. Run by tests/test_call_popup_tour.py.
  */
 
-const HTML_CALLER = "<img src=x onerror=alert(1)>";
+// A patient whose name is HTML (typed into a contact form, or brought by a
+// tracker): the card must show it as text. tests/test_call_popup_tour.py
+// creates her with this number.
+const HTML_NAME = "<img src=x onerror=alert(1)>";
+const HTML_NAMED_CALLER = "+7 916 555-00-99";
 
 async function postEvents(events) {
     const { token } = window.clinicPbxTour;
@@ -93,27 +97,27 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
             trigger: ".o_pbx_call_card_ringing .o_pbx_call_card_open_lead:contains(Dental check-up)",
         },
         {
-            content: "A second call rings, from a caller whose name is HTML",
+            content: "A second call rings, from a patient whose name is HTML",
             trigger: ".o_pbx_call_card_ringing",
-            run: () => postEvents([ringing("tour-html", HTML_CALLER)]),
+            run: () => postEvents([ringing("tour-html", HTML_NAMED_CALLER)]),
         },
         {
-            content: "The cards stack and the unknown caller shows as text",
-            trigger: ".o_pbx_call_card:contains(Unknown number)",
+            content: "The cards stack and the patient's name shows as text",
+            trigger: ".o_pbx_call_card:contains(555-00-99)",
             run() {
                 const cards = document.querySelectorAll(".o_pbx_call_card");
                 if (cards.length !== 2) {
                     throw new Error(`expected 2 stacked cards, found ${cards.length}`);
                 }
-                const caller = cardOf("Unknown number").querySelector(".o_pbx_call_card_caller");
-                if (caller.textContent.trim() !== HTML_CALLER) {
-                    throw new Error(`caller rendered as "${caller.textContent}"`);
+                const name = cardOf("555-00-99").querySelector(".o_pbx_call_card_patient_name");
+                if (name.textContent.trim() !== HTML_NAME) {
+                    throw new Error(`the patient's name rendered as "${name.textContent}"`);
                 }
                 if (document.querySelector(".o_pbx_call_popups img")) {
-                    throw new Error("the caller's HTML became an element");
+                    throw new Error("the patient's HTML name became an element");
                 }
                 if (window.clinicPbxTour.alerted) {
-                    throw new Error("the caller's HTML ran a script");
+                    throw new Error("the patient's HTML name ran a script");
                 }
             },
         },
@@ -135,7 +139,7 @@ registry.category("web_tour.tours").add("clinic_pbx_call_popup_tour", {
         },
         {
             content: "The second caller hangs up before anyone answers",
-            trigger: ".o_pbx_call_card:contains(Unknown number)",
+            trigger: ".o_pbx_call_card:contains(555-00-99)",
             run: () =>
                 postEvents([
                     {
