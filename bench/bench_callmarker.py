@@ -1,12 +1,10 @@
 """Callmarker: sending finished calls and storing their analyses.
 
-Runs against the local Callmarker of the tests (tests/callmarker_mock.py, the
+Runs against the local Callmarker of the tests (tests/fakes/callmarker_server.py, the
 documented adapter v1 format) on loopback, so the numbers are Odoo's share of
 the work plus one local HTTP round trip per call sent.
 """
 
-import importlib.util
-import os
 import time
 from datetime import timedelta
 
@@ -15,11 +13,11 @@ CALLS = 500
 
 
 def _mock():
-    path = os.path.join(os.path.dirname(__file__), "..", "tests", "callmarker_mock.py")
-    spec = importlib.util.spec_from_file_location("callmarker_mock", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.CallmarkerMock().start()
+    from odoo.addons.clinic_pbx.tests.fakes.callmarker_server import (
+        CallmarkerServer,
+    )
+
+    return CallmarkerServer().start()
 
 
 def _timed(rows, what, count, action):
@@ -45,7 +43,7 @@ def run(ctx):
         with ctx.env(db) as env:
             from odoo import fields
 
-            from odoo.addons.clinic_pbx.tools import callmarker_demo
+            from odoo.addons.clinic_pbx.tools import demo_data
             from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
             company = env.company
@@ -97,7 +95,7 @@ def run(ctx):
 
             _timed(rows, "send finished calls (one request each)", CALLS, send_all)
             assert len(mock.calls) == CALLS, len(mock.calls)
-            mock.results = callmarker_demo.results_for(
+            mock.results = demo_data.callmarker_results(
                 [{"id": call.id, "ended_at": call.ended_at} for call in calls],
                 share=1.0,
             )

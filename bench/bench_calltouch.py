@@ -5,8 +5,6 @@ Calltouch calls come from the local Calltouch of the tests (pages of 1,000,
 at most 5 requests a second) through the scheduled sync's own method.
 """
 
-import importlib.util
-import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -20,15 +18,9 @@ TOKEN = "bench-calltouch-token"
 
 
 def _mock():
-    path = os.path.join(
-        os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-        "tests",
-        "calltouch_server.py",
-    )
-    spec = importlib.util.spec_from_file_location("calltouch_server", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from odoo.addons.clinic_pbx.tests.fakes import calltouch_server
+
+    return calltouch_server
 
 
 def _number(index):

@@ -114,7 +114,7 @@ def _measure(env, calls):
 def run(ctx):
     ctx.create_db(ODOO_DB)
     with ctx.env(ODOO_DB) as env:
-        from odoo.addons.clinic_pbx.tools.cdr_scenarios import CdrWriter, MariaDb
+        from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
 
         mariadb = MariaDb(MARIADB_DB).build()
         try:

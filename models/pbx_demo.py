@@ -1,7 +1,19 @@
+"""The demo: patients, a month of calls, touches and Callmarker results.
+
+Called by the demo XML files (``<function model="pbx.demo" .../>``). Every
+record enters through the path a real clinic's data takes: calls through
+``pbx.call._ingest_events``, Calltouch records through the sync's import,
+Callmarker results through the adapter's parser and the method that stores
+pulled results. The data itself is in tools/demo_data.py.
+"""
+
+import pytz
+
 from odoo import api, fields, models
 
-from ..tools import demo_data
+from ..tools import callmarker_adapter, demo_data
 from ..tools.call_events import validate_event
+from ..tools.calltouch import parse_call, parse_request
 
 DEMO_RECORDINGS = (
     "clinic_pbx/static/demo/recordings/demo-consultation.wav",
@@ -9,16 +21,17 @@ DEMO_RECORDINGS = (
 )
 
 
-class PbxConnection(models.Model):
-    _inherit = "pbx.connection"
+class PbxDemo(models.AbstractModel):
+    _name = "pbx.demo"
+    _description = "Clinic PBX demo data"
 
     @api.model
-    def _demo_populate(self, connection_ids):
+    def _populate_calls(self, connection_ids):
         """Fill a demo connection with patients and a month of calls.
 
         Calls are fed to the same ingestion method as a real PBX's events.
         """
-        connection = self.browse(connection_ids)
+        connection = self.env["pbx.connection"].browse(connection_ids)
         Partner = self.env["res.partner"]
         russia = self.env.ref("base.ru")
         people = demo_data.patients()
@@ -67,4 +80,93 @@ class PbxConnection(models.Model):
         for index, call in enumerate(calls):
             if desk:
                 call._claim(desk[index % len(desk)])
+        return True
+
+    @api.model
+    def _populate_callmarker(self, connection_ids):
+        """Give the demo's answered calls the tags, scores and checklists a
+        connected Callmarker would return, through the same parser and the
+        same method as pulled results."""
+        connection = self.env["pbx.connection"].browse(connection_ids)
+        calls = (
+            self.env["pbx.call"]
+            .sudo()
+            .search(
+                [
+                    ("connection_id", "=", connection.id),
+                    ("state", "=", "done"),
+                    ("disposition", "=", "answered"),
+                    ("talk_seconds", ">", 0),
+                ],
+                order="start, id",
+            )
+        )
+        raw = demo_data.callmarker_results(
+            [{"id": call.id, "ended_at": call.ended_at or call.start} for call in calls]
+        )
+        results = [callmarker_adapter.parse_result(item) for item in raw]
+        self.env["pbx.call"]._callmarker_apply_results(connection.company_id, results)
+        # A manager's touch: tags that call for attention in red.
+        self.env["pbx.call.tag"].search(
+            [("name", "in", ("Complaint", "Not resolved"))]
+        ).write({"color": 1})
+        return True
+
+    @api.model
+    def _populate_touches(self):
+        """Touches for the demo: tracked calls matched to the demo calls, web
+        requests with their leads, and visits logged by the reception.
+
+        The tracked calls and requests are written in Calltouch's own format
+        and go through the same import as the sync's.
+        """
+        Touch = self.env["pbx.touch"]
+        company = self.env.company
+        calls = self.env["pbx.call"].search(
+            [
+                ("company_id", "=", company.id),
+                ("direction", "=", "incoming"),
+                ("external_key", "!=", False),
+            ],
+            order="start desc",
+            limit=60,
+        )
+        zone = pytz.timezone(company.calltouch_timezone or "Europe/Moscow")
+        raw_calls = demo_data.calltouch_calls(
+            [
+                {
+                    "start": call.start,
+                    "number": call.external_key,
+                    "talk_seconds": call.talk_seconds,
+                    "answered": call.disposition == "answered",
+                }
+                for call in calls.filtered(lambda c: c.partner_id)[:40]
+            ]
+        )
+        Touch._calltouch_import_calls(
+            company, [parse_call(raw, zone) for raw in raw_calls]
+        )
+        now = fields.Datetime.now()
+        raw_requests = demo_data.calltouch_requests(now)
+        Touch._calltouch_import_requests(
+            company, [parse_request(raw, zone) for raw in raw_requests]
+        )
+        desk = self.env.ref("clinic_pbx.demo_user_anna", raise_if_not_found=False)
+        walk_in = self.env["utm.source"].search([("name", "=", "Word of mouth")])
+        walk_in = walk_in or self.env["utm.source"].create({"name": "Word of mouth"})
+        patients = calls.partner_id[:5]
+        Touch.create(
+            [
+                {
+                    "channel": "visit",
+                    "date": now,
+                    "partner_id": patient.id,
+                    "phone": patient.mobile or patient.phone,
+                    "user_id": desk.id if desk else False,
+                    "source_id": walk_in.id,
+                    "comment": "Came on a friend's recommendation; booked a check-up.",
+                }
+                for patient in patients[:2]
+            ]
+        )
         return True

@@ -365,7 +365,7 @@ EOF
   say "Ringing on http://localhost:$HTTP_PORT — log in as anna/anna or maria/maria (extension 101) to see the pop-up"
   # shellcheck disable=SC2086  # RING_ARGS is a list of arguments
   PBX_URL="http://localhost:$HTTP_PORT" PBX_TOKEN=$(cat "$token_file") PBX_FROM="$number" \
-    "$PY" "$ROOT/tools/pbx_simulator.py" ${RING_ARGS:-answered --extension 101 --ring-seconds 30 --talk-seconds 20}
+    "$PY" "$ROOT/scripts/pbx_simulator.py" ${RING_ARGS:-answered --extension 101 --ring-seconds 30 --talk-seconds 20}
 }
 
 case "${1:-}" in

@@ -3,7 +3,7 @@ from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .common import cdr_event, make_connection
-from .recording_server import RecordingServer, make_wav
+from .fakes.recording_server import RecordingServer, make_wav
 
 
 @tagged("post_install", "-at_install")

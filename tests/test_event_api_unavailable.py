@@ -19,7 +19,7 @@ import requests
 import odoo
 
 from .common import cdr_event, committed_pbx, real_registry
-from .tcp_proxy import TcpProxy
+from .fakes.tcp_proxy import TcpProxy
 
 
 def _free_port():

@@ -6,12 +6,12 @@ from odoo.modules.neutralize import get_neutralization_queries
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
-from odoo.addons.clinic_pbx.tools.cdr_scenarios import CdrWriter, MariaDb
 
-from .callmarker_mock import CallmarkerMock
-from .calltouch_server import CalltouchServer
 from .common import EventApiMixin, cdr_event, make_connection
+from .fakes.callmarker_server import CallmarkerServer
+from .fakes.calltouch_server import CalltouchServer
 
 T0 = datetime(2026, 11, 5, 9, 17, 30)  # PBX time
 
@@ -28,7 +28,7 @@ class TestNeutralize(EventApiMixin, HttpCase):
         # The production services, played by local servers.
         cls.calltouch = CalltouchServer(site_id="67120", token="ct-prod").start()
         cls.addClassCleanup(cls.calltouch.stop)
-        cls.callmarker = CallmarkerMock(token="cm-prod").start()
+        cls.callmarker = CallmarkerServer(token="cm-prod").start()
         cls.addClassCleanup(cls.callmarker.stop)
         cls.company.write(
             {
@@ -104,7 +104,7 @@ class TestNeutralize(EventApiMixin, HttpCase):
             self.env["pbx.callmarker.push"].search([("call_id", "=", self.call.id)])
         )
 
-    @mute_logger("odoo.addons.clinic_pbx.models.pbx_connection_cdr")
+    @mute_logger("odoo.addons.clinic_pbx.models.freepbx.pbx_connection")
     def test_a_neutralized_copy_leaves_the_pbx_and_the_services_alone(self):
         self.neutralize()
         # The production PBX's token no longer opens the Event API.

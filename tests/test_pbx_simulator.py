@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import subprocess
 import sys
@@ -5,11 +6,14 @@ import sys
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.clinic_pbx.tools import pbx_simulator as sim
-
 from .common import make_connection
 
-SIMULATOR = sim.__file__
+SIMULATOR = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "scripts", "pbx_simulator.py"
+)
+_spec = importlib.util.spec_from_file_location("pbx_simulator", SIMULATOR)
+sim = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sim)
 
 
 @tagged("post_install", "-at_install")

@@ -13,7 +13,7 @@ from odoo.addons.clinic_pbx.tools import recording_fetch
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .common import cdr_event, make_connection, make_pbx_users
-from .recording_server import RecordingServer, make_wav
+from .fakes.recording_server import RecordingServer, make_wav
 
 WAV = make_wav()
 PATH = "/2026/11/05/in-101-79161234567-20261105-091730-1762323450.7.wav"
@@ -109,8 +109,8 @@ class TestRecording(HttpCase):
         with RecordingServer({PATH: b"secret"}, types={PATH: "text/plain"}) as other:
             self.pbx.redirects[MOVED] = other.url + PATH
             self.addCleanup(self.pbx.redirects.clear)
-            pbx_port = self.pbx.httpd.server_address[1]
-            other_port = other.httpd.server_address[1]
+            pbx_port = self.pbx.port
+            other_port = other.port
             urls = {
                 "another server": other.url + PATH,
                 "parsed two ways": f"http://127.0.0.1:{other_port}\\@127.0.0.1:"
@@ -267,7 +267,7 @@ class TestRecordingWithoutRecordingsUrl(HttpCase):
                 types={UNTYPED: None, "/latest/meta-data/": "text/plain"},
             )
         )
-        cls.port = cls.server.httpd.server_address[1]
+        cls.port = cls.server.port
         cls.connection, _token = make_connection(
             cls.env,
             name="Cloud PBX",

@@ -6,7 +6,7 @@ from odoo.tests import BaseCase, tagged
 
 TESTS = os.path.dirname(__file__)
 DOC = os.path.join(os.path.dirname(TESTS), "docs", "security.md")
-REFERENCE = re.compile(r"`(test_\w+\.py)::(Test\w+)(?:::(test_\w+))?`")
+REFERENCE = re.compile(r"`((?:\w+/)?test_\w+\.py)::(Test\w+)(?:::(test_\w+))?`")
 
 
 def defined_tests(path):

@@ -20,13 +20,13 @@ from datetime import datetime, timedelta, timezone
 from odoo import SUPERUSER_ID, api, fields
 from odoo.tests import TransactionCase, tagged
 
+from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
-from odoo.addons.clinic_pbx.tools.cdr_scenarios import CdrWriter, MariaDb
 
-from .callmarker_mock import CallmarkerMock
-from .calltouch_server import CalltouchServer, make_call, make_request
 from .common import cdr_event
-from .tcp_proxy import TcpProxy
+from .fakes.callmarker_server import CallmarkerServer
+from .fakes.calltouch_server import CalltouchServer, make_call, make_request
+from .fakes.tcp_proxy import TcpProxy
 
 WAIT = 60  # seconds a node may take
 
@@ -446,7 +446,7 @@ class TestCallmarkerSyncOnTwoNodes(TwoNodesCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.mock = CallmarkerMock(token="cm-nodes-token").start()
+        cls.mock = CallmarkerServer(token="cm-nodes-token").start()
         cls.addClassCleanup(cls.mock.stop)
         with cls.committed() as env:
             company = env.ref("base.main_company")

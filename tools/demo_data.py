@@ -1,8 +1,11 @@
-"""Realistic clinic telephony data: patients and a month of calls.
+"""Realistic clinic data for the demo: patients, calls, Calltouch records and
+Callmarker results.
 
-Plain Python and deterministic for a given seed; used by the demo data, the
-PBX simulator and the benchmarks. Calls are produced as Event API v1 events,
-so they enter Odoo through the same path as a real PBX's.
+Plain Python and deterministic for a given seed; used by the demo data
+(models/pbx_demo.py), the PBX simulator and the benchmarks. Everything is
+produced in the wire format it arrives in (Event API v1 events, Calltouch's
+and Callmarker's JSON), so the demo enters Odoo through the same parsers and
+methods as a real clinic's data.
 """
 
 import random
@@ -234,3 +237,165 @@ def month_of_calls(
                 }
             )
     return events, claims
+
+
+# --- Callmarker ------------------------------------------------------------
+
+INTENTS = {
+    "Booking": "Booked a %s appointment for the patient.",
+    "Reschedule": "Moved the patient's %s appointment to another day.",
+    "Price question": "Explained the price of a %s visit.",
+    "Test results": "Told the patient when the %s results will be ready.",
+    "Complaint": "The patient complained about waiting for %s.",
+}
+OUTCOMES = {
+    "Booking": ["Appointment made", "Appointment made", "Call back later"],
+    "Reschedule": ["Appointment made", "Call back later"],
+    "Price question": ["Information given", "Appointment made"],
+    "Test results": ["Information given"],
+    "Complaint": ["Not resolved", "Call back later"],
+}
+SERVICES = {
+    "Dentistry": "dentistry",
+    "Cardiology": "cardiology",
+    "Paediatrics": "paediatrics",
+    "Lab tests": "lab tests",
+    "MRI": "MRI",
+}
+CHECKLIST = [
+    ("Greeted with the clinic's name", 1),
+    ("Asked for the patient's name", 1),
+    ("Checked the patient's record", 1),
+    ("Offered the nearest slot", 2),
+    ("Confirmed date and time", 2),
+    ("Said goodbye politely", 1),
+]
+
+
+def _iso_utc(moment):
+    return moment.replace(microsecond=0).isoformat() + "Z"
+
+
+def callmarker_results(calls, seed=11, share=0.75):
+    """Callmarker's raw results for ``calls``: dicts {id, ended_at} (naive UTC)."""
+    rnd = random.Random(seed)
+    results = []
+    for call in calls:
+        if rnd.random() > share:
+            continue
+        intent = rnd.choices(list(INTENTS), weights=[5, 2, 3, 2, 1])[0]
+        outcome = rnd.choice(OUTCOMES[intent])
+        service = rnd.choice(list(SERVICES))
+        careful = rnd.random()
+        checklist = [
+            {
+                "criterion": criterion,
+                "passed": rnd.random() < 0.55 + careful * 0.45,
+                "weight": weight,
+            }
+            for criterion, weight in CHECKLIST
+        ]
+        total = sum(item["weight"] for item in checklist)
+        earned = sum(item["weight"] for item in checklist if item["passed"])
+        score = max(0, min(100, round(100 * earned / total + rnd.uniform(-6, 6))))
+        tags = [
+            {"category": "Intent", "name": intent, "source": "auto"},
+            {"category": "Outcome", "name": outcome, "source": "auto"},
+            {"category": "Service", "name": service, "source": "auto"},
+        ]
+        results.append(
+            {
+                "call_id": str(call["id"]),
+                "analyzed_at": _iso_utc(call["ended_at"] + timedelta(minutes=12)),
+                "tags": tags,
+                "score": {"value": score, "max": 100},
+                "checklist": checklist,
+                "summary": INTENTS[intent] % SERVICES[service],
+            }
+        )
+    return results
+
+
+# --- Calltouch -------------------------------------------------------------
+
+# (utmSource, utmMedium, utmCampaign, landing page)
+CALLTOUCH_SOURCES = [
+    ("yandex", "cpc", "implants_msk", "https://clinic.example/implants"),
+    ("google", "organic", None, "https://clinic.example/"),
+    ("(direct)", "(none)", None, "https://clinic.example/contacts"),
+    ("vk", "social", "spring_checkup", "https://clinic.example/checkup"),
+    ("yandex", "cpc", "caries_msk", "https://clinic.example/caries"),
+]
+CALLTOUCH_TAGS = [["New patient"], ["Returning patient"], ["Booked a visit"], []]
+CALLTOUCH_REQUESTERS = [
+    ("Dmitry Kuznetsov", "79035550101", "d.kuznetsov@example.com"),
+    ("Alina Lebedeva", "79265550202", None),
+    ("Pavel Morozov", "79775550303", "pavel.morozov@example.com"),
+]
+
+
+def calltouch_calls(calls, seed=11):
+    """Calltouch's calls diary records of PBX ``calls``: dicts {start (aware
+    or UTC datetime), number (E.164), talk_seconds, answered}; Calltouch's
+    clock drifts up to 90 s from the PBX's."""
+    rnd = random.Random(seed)
+    records = []
+    for index, call in enumerate(calls):
+        source, medium, campaign, page = CALLTOUCH_SOURCES[
+            index % len(CALLTOUCH_SOURCES)
+        ]
+        names = CALLTOUCH_TAGS[index % len(CALLTOUCH_TAGS)]
+        records.append(
+            {
+                "callId": 418800000 + index,
+                "timestamp": int(call["start"].timestamp()) + rnd.randint(-90, 90),
+                "callerNumber": call["number"].lstrip("+"),
+                "phoneNumber": "74951234500",
+                "duration": call["talk_seconds"],
+                "successful": call["answered"],
+                "uniqueCall": index % 3 == 0,
+                "targetCall": call["talk_seconds"] > 30,
+                "utmSource": source,
+                "utmMedium": medium,
+                "utmCampaign": campaign or "<не указано>",
+                "utmTerm": "dentist near me" if medium == "cpc" else None,
+                "url": page,
+                "callTags": [{"category": "Category", "type": "MANUAL", "names": names}]
+                if names
+                else [],
+            }
+        )
+    return records
+
+
+def calltouch_requests(now):
+    """Calltouch's requests journal: three web requests of the last days."""
+    records = []
+    for index, (name, phone, email) in enumerate(CALLTOUCH_REQUESTERS):
+        source, medium, campaign, page = CALLTOUCH_SOURCES[(0, 1, 3)[index]]
+        records.append(
+            {
+                "requestId": 55120000 + index,
+                "subject": "Consultation booking",
+                "date": int((now.timestamp() - 3600 * (5 + 20 * index)) * 1000),
+                "requestUrl": page + "#booking",
+                "targetRequest": True,
+                "client": {
+                    "fio": name,
+                    "phones": [{"phoneNumber": phone}],
+                    "contacts": [{"contactType": "EMAIL", "contactValue": email}]
+                    if email
+                    else [],
+                },
+                "session": {
+                    "url": page,
+                    "utmSource": source,
+                    "utmMedium": medium,
+                    "utmCampaign": campaign,
+                },
+                "RequestTags": [
+                    {"category": "Type", "type": "MANUAL", "names": ["Consultation"]}
+                ],
+            }
+        )
+    return records

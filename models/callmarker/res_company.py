@@ -1,0 +1,334 @@
+import logging
+import urllib.parse
+from datetime import timedelta
+
+import requests
+
+from odoo import _, api, fields, models
+
+from ...tools import callmarker_adapter as adapter
+from ...tools.http_service import ServiceAuthError, ServiceError
+from ...tools.sync_lock import try_sync_lock
+
+_logger = logging.getLogger(__name__)
+
+FIRST_PULL_WINDOW = timedelta(days=1)
+# A long pause is caught up a day per run, so one run never asks for more
+# results than the adapter reads in one go.
+MAX_PULL_WINDOW = timedelta(days=1)
+MAX_TIME_LAG = 24 * 60
+MAX_SKIPPED_SHOWN = 20
+# Who sees and sets the account, its endpoints and how its syncs went (portal
+# users read their company's other fields). The low-score threshold stays
+# readable: the Call Log's Low Score filter uses it.
+ADMINS = "base.group_system"
+# Lock namespace (tools/sync_lock.py, key: company id): one sync per company
+# at a time, whether the scheduled action or Send and fetch now, on any node.
+LOCK_NAMESPACE = 0x434D4B52
+# Settings whose change may fix refused credentials: changing one resumes a
+# paused synchronisation.
+CONFIG_FIELDS = (
+    "callmarker_enabled",
+    "callmarker_call_data_url",
+    "callmarker_request_data_url",
+    "callmarker_integration_id",
+    "callmarker_token",
+)
+
+
+class _LockLost(Exception):
+    """Another run took the company's sync lock while this one committed."""
+
+
+def _is_http_url(value):
+    try:
+        parts = urllib.parse.urlsplit(value or "")
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    callmarker_enabled = fields.Boolean(
+        "Enable Callmarker Service",
+        help="Send finished calls and their recordings to Callmarker and fetch "
+        "its tags, quality scores and checklists.",
+        groups=ADMINS,
+    )
+    callmarker_call_data_url = fields.Char(
+        "Callmarker Call Data URL",
+        help="Where the analysis results of calls are fetched.",
+        groups=ADMINS,
+    )
+    callmarker_request_data_url = fields.Char(
+        "Callmarker Request Data URL",
+        help="Where finished calls are sent for analysis.",
+        groups=ADMINS,
+    )
+    callmarker_integration_id = fields.Char(
+        "Callmarker ID",
+        help="The integration id Callmarker gave this clinic.",
+        groups=ADMINS,
+    )
+    callmarker_token = fields.Char(groups=ADMINS, copy=False)
+    callmarker_time_lag = fields.Integer(
+        default=5,
+        help="Minutes each fetch reaches back before the previous one, to allow "
+        "for clock differences and late analyses.",
+        groups=ADMINS,
+    )
+    callmarker_low_score = fields.Integer(
+        "Callmarker Low Score Below",
+        default=60,
+        help="Calls scored below this percentage are listed by the Low Score filter.",
+    )
+    callmarker_pulled_until = fields.Datetime(
+        "Callmarker Results Fetched Up To",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
+    )
+    callmarker_last_success_at = fields.Datetime(
+        "Callmarker Last Success",
+        readonly=True,
+        copy=False,
+        groups=ADMINS,
+    )
+    callmarker_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
+    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
+    callmarker_paused = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="Callmarker refused the ID or token; nothing is sent or fetched until "
+        "the ID, token or URLs are changed or Test connection succeeds.",
+        groups=ADMINS,
+    )
+    callmarker_skipped = fields.Text(
+        "Callmarker Skipped Results",
+        readonly=True,
+        copy=False,
+        help="Results of the last fetch that could not be used, and why.",
+        groups=ADMINS,
+    )
+
+    def write(self, vals):
+        if (
+            any(name in vals for name in CONFIG_FIELDS)
+            and "callmarker_paused" not in vals
+        ):
+            vals = dict(vals, callmarker_paused=False)
+        return super().write(vals)
+
+    # ------------------------------------------------------------------
+    # Settings
+    # ------------------------------------------------------------------
+
+    def _callmarker_config_problems(self):
+        """What keeps these settings from working, as sentences (empty: fine)."""
+        self.ensure_one()
+        company = self.sudo()
+        labels = {
+            "callmarker_call_data_url": _("Call Data URL"),
+            "callmarker_request_data_url": _("Request Data URL"),
+            "callmarker_integration_id": _("ID"),
+            "callmarker_token": _("Token"),
+        }
+        problems = []
+        missing = [
+            label for name, label in labels.items() if not (company[name] or "").strip()
+        ]
+        if missing:
+            problems.append(
+                _(
+                    "Callmarker needs %(fields)s when the service is enabled.",
+                    fields=", ".join(missing),
+                )
+            )
+        for name in ("callmarker_call_data_url", "callmarker_request_data_url"):
+            value = (company[name] or "").strip()
+            if value and not _is_http_url(value):
+                problems.append(
+                    _(
+                        "The Callmarker %(field)s must start with http:// or "
+                        "https:// and name a server.",
+                        field=labels[name],
+                    )
+                )
+        if not 0 <= company.callmarker_time_lag <= MAX_TIME_LAG:
+            problems.append(
+                _(
+                    "The Callmarker Time Lag must be between 0 and %(max)s minutes.",
+                    max=MAX_TIME_LAG,
+                )
+            )
+        return problems
+
+    def _callmarker_config(self):
+        self.ensure_one()
+        company = self.sudo()
+        return adapter.CallmarkerConfig(
+            call_data_url=company.callmarker_call_data_url.strip(),
+            request_data_url=company.callmarker_request_data_url.strip(),
+            integration_id=company.callmarker_integration_id.strip(),
+            token=company.callmarker_token.strip(),
+            timeout=adapter.TIMEOUT,
+        )
+
+    def _callmarker_record_error(self, message, pause=False):
+        values = {
+            "callmarker_last_error": message,
+            "callmarker_last_error_at": fields.Datetime.now(),
+        }
+        if pause:
+            values["callmarker_paused"] = True
+        self.sudo().write(values)
+        _logger.warning("Callmarker (company %s): %s", self.id, message)
+
+    # ------------------------------------------------------------------
+    # Synchronisation
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_callmarker_sync(self):
+        companies = self.sudo().search(
+            [("callmarker_enabled", "=", True), ("callmarker_paused", "=", False)]
+        )
+        companies._callmarker_sync(commit=self.env.cr.commit)
+
+    def _callmarker_sync(self, commit=None):
+        """Send the finished calls, then fetch the results, for each company.
+
+        ``commit`` (the cron passes the cursor's commit) is called as calls
+        are sent and after each company, so what was sent stays recorded
+        whatever happens later in the run. Returns the companies left alone
+        because another sync of theirs was running (or had just run).
+        """
+        busy = self.browse()
+        for company in self.sudo():
+            if not company.callmarker_enabled or company.callmarker_paused:
+                continue
+            if company._callmarker_sync_one(commit) is None:
+                busy |= company
+            if commit:
+                commit()
+        return busy
+
+    def _callmarker_lock(self):
+        return try_sync_lock(self.env.cr, LOCK_NAMESPACE, self.id, self._table, self.id)
+
+    def _callmarker_sync_one(self, commit):
+        """Sync this company: True when it worked, False when it failed (the
+        reason is the last error) and None when another sync of the company
+        was running or had just run."""
+        self.ensure_one()
+        problems = self._callmarker_config_problems()
+        if problems:
+            self._callmarker_record_error(" ".join(problems))
+            return False
+        if not self._callmarker_lock():
+            _logger.info("Callmarker (company %s): a sync is already running", self.id)
+            return None
+        commit_and_relock = None
+        if commit:
+            # A commit ends the transaction and its lock: take it again, and
+            # leave the rest of the run to whoever took it in between.
+            def commit_and_relock():
+                commit()
+                if not self._callmarker_lock():
+                    raise _LockLost()
+
+        try:
+            return self._callmarker_push_and_pull(commit_and_relock)
+        except _LockLost:
+            _logger.info("Callmarker (company %s): another run took over", self.id)
+            return None
+
+    def _callmarker_push_and_pull(self, commit):
+        config = self._callmarker_config()
+        now = fields.Datetime.now()
+        errors = []
+        try:
+            self.env["pbx.callmarker.push"]._push_due(self, config, now, commit)
+        except ServiceAuthError as error:
+            self._callmarker_pause(error)
+            return False
+        except ServiceError as error:
+            errors.append(_("Sending calls: %(error)s", error=error))
+        start = self.callmarker_pulled_until or now - FIRST_PULL_WINDOW
+        end = min(now, start + MAX_PULL_WINDOW)
+        since = start - timedelta(minutes=self.callmarker_time_lag)
+        try:
+            with requests.Session() as session:
+                results, skipped = adapter.fetch_results(
+                    config, since, end, session=session
+                )
+        except ServiceAuthError as error:
+            self._callmarker_pause(error)
+            return False
+        except ServiceError as error:
+            errors.append(_("Fetching results: %(error)s", error=error))
+        else:
+            _applied, unknown = self.env["pbx.call"]._callmarker_apply_results(
+                self, results
+            )
+            skipped += unknown
+            self.write(
+                {
+                    "callmarker_pulled_until": end,
+                    "callmarker_skipped": self._skipped_text(skipped),
+                }
+            )
+            if skipped:
+                _logger.warning(
+                    "Callmarker (company %s): %s result(s) skipped: %s",
+                    self.id,
+                    len(skipped),
+                    "; ".join(f"{ref}: {reason}" for ref, reason in skipped[:5]),
+                )
+        if errors:
+            self._callmarker_record_error("\n".join(errors))
+            return False
+        self.write({"callmarker_last_success_at": now, "callmarker_last_error": False})
+        return True
+
+    def _callmarker_pause(self, error):
+        _logger.warning("Callmarker (company %s): %s", self.id, error)
+        self._callmarker_record_error(
+            _(
+                "Callmarker refused the ID or token (HTTP %(status)s). Nothing is "
+                "sent or fetched until the ID, token or URLs are changed or Test "
+                "connection succeeds.",
+                status=error.status,
+            ),
+            pause=True,
+        )
+
+    @staticmethod
+    def _skipped_text(skipped):
+        if not skipped:
+            return False
+        lines = [f"{ref}: {reason}" for ref, reason in skipped[:MAX_SKIPPED_SHOWN]]
+        if len(skipped) > MAX_SKIPPED_SHOWN:
+            lines.append(f"… {len(skipped) - MAX_SKIPPED_SHOWN} more")
+        return "\n".join(lines)
+
+    def _callmarker_test_connection(self):
+        """Ask Callmarker for an empty window of results.
+
+        Returns ``(ok, message)``; a success resumes a paused synchronisation
+        and clears the last error, a failure is recorded as the last error.
+        """
+        self.ensure_one()
+        problems = self._callmarker_config_problems()
+        if problems:
+            return False, " ".join(problems)
+        try:
+            adapter.check_connection(self._callmarker_config(), fields.Datetime.now())
+        except ServiceError as error:
+            message = _("Callmarker did not accept the request: %(error)s", error=error)
+            self._callmarker_record_error(message)
+            return False, message
+        self.sudo().write({"callmarker_paused": False, "callmarker_last_error": False})
+        return True, _("Callmarker answered: the URL, ID and token work.")

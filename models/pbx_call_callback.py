@@ -1,0 +1,126 @@
+"""Missed calls and call-backs; calls re-linked when their contacts change.
+
+A missed incoming call is *called back* by the first later call with the same
+number that got through (an answered outgoing call, or the caller calling
+again and being answered) within the call-back window
+(``clinic_pbx.callback_window_hours``).
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api, models
+
+DEFAULT_CALLBACK_WINDOW_HOURS = 24
+
+
+class PbxCall(models.Model):
+    _inherit = "pbx.call"
+
+    def _after_ingest(self, events):
+        result = super()._after_ingest(events)
+        self._update_callbacks()
+        return result
+
+    @api.model
+    def _callback_window(self):
+        hours = (
+            self.env["ir.config_parameter"]
+            .sudo()
+            .get_param(
+                "clinic_pbx.callback_window_hours", DEFAULT_CALLBACK_WINDOW_HOURS
+            )
+        )
+        try:
+            return timedelta(hours=float(hours))
+        except (TypeError, ValueError):
+            return timedelta(hours=DEFAULT_CALLBACK_WINDOW_HOURS)
+
+    def _update_callbacks(self):
+        """Mark missed calls of these numbers as called back where they were.
+
+        A missed call is called back by the first later call with the same
+        number that got through (an answered outgoing call, or the caller
+        calling again and being answered) within the call-back window.
+        """
+        keys = {call.external_key for call in self if call.external_key}
+        if not keys:
+            return
+        window = self._callback_window()
+        starts = [call.start for call in self if call.external_key]
+        low, high = min(starts) - window, max(starts) + window
+        related = self.search(
+            [
+                ("external_key", "in", list(keys)),
+                ("start", ">=", low),
+                ("start", "<=", high),
+                ("direction", "in", ("incoming", "outgoing")),
+                ("company_id", "in", self.company_id.ids),
+            ],
+            order="start, id",
+        )
+        # A clinic calls back its own missed calls: another company reaching
+        # the same number does not count.
+        by_key = defaultdict(list)
+        for call in related:
+            by_key[call.company_id.id, call.external_key].append(call)
+        for calls in by_key.values():
+            reached = [
+                c for c in calls if c.state == "done" and c.disposition == "answered"
+            ]
+            for missed in (c for c in calls if c.missed):
+                after = next(
+                    (
+                        c
+                        for c in reached
+                        if c.start > missed.start and c.start - missed.start <= window
+                    ),
+                    None,
+                )
+                vals = {
+                    "called_back": bool(after),
+                    "callback_call_id": after.id if after else False,
+                    "callback_delay": int((after.start - missed.start).total_seconds())
+                    if after
+                    else 0,
+                }
+                if (
+                    missed.called_back != vals["called_back"]
+                    or missed.callback_call_id.id != vals["callback_call_id"]
+                    or missed.callback_delay != vals["callback_delay"]
+                ):
+                    missed.write(vals)
+
+    # ------------------------------------------------------------------
+    # Contacts created or corrected after their calls
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _relink_contacts(self, keys):
+        """Recompute the patients and leads of the calls of these numbers.
+
+        Returns the calls whose patients or leads changed.
+        """
+        changed = []
+        keys = {key for key in keys if key}
+        if not keys:
+            return self.browse()
+        calls = self.sudo().search([("external_key", "in", list(keys))])
+        for company in calls.company_id:
+            company_calls = calls.filtered(lambda c, co=company: c.company_id == co)
+            partners, leads = self._find_contacts(keys, company)
+            for call in company_calls:
+                p_ids = partners.get(call.external_key, [])
+                l_ids = leads.get(call.external_key, [])
+                if set(p_ids) != set(call.partner_ids.ids) or set(l_ids) != set(
+                    call.lead_ids.ids
+                ):
+                    call.write(
+                        {
+                            "partner_ids": [(6, 0, p_ids)],
+                            "lead_ids": [(6, 0, l_ids)],
+                            "partner_id": p_ids[0] if p_ids else False,
+                        }
+                    )
+                    changed.append(call.id)
+        return self.browse(changed)

@@ -1,0 +1,470 @@
+"""Ingestion: the one way calls are written.
+
+Every writer of calls goes through ``pbx.call._ingest_events``: the Event API,
+the FreePBX CDR sync, the demo generator and the benchmarks. Its contract:
+
+- events are clean (``tools.call_events.validate_batch`` or
+  ``validate_event``) and belong to one PBX connection;
+- an event already received changes nothing (``pbx.event.receipt``);
+- the events of one call are folded into it in any order
+  (``tools.call_events.merge_events``): one call per (connection, call id);
+- writers of the same call follow each other (an advisory lock per call) and
+  a writer that waited is refused by PostgreSQL with a serialization failure,
+  to be replayed in a fresh transaction;
+- new calls are written with a few bulk statements, not ``create()``; extend
+  ``_after_ingest`` to act on new or changed calls.
+"""
+
+import hashlib
+from collections import defaultdict
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from ..tools.call_events import merge_events
+from ..tools.phone import digits_only, phone_key
+from .pbx_call import has_recording, total_duration
+
+# Values of a call that come straight from the folded events.
+_STATE_FIELDS = (
+    "start",
+    "direction",
+    "src",
+    "dst",
+    "did",
+    "extension",
+    "answered_extension",
+    "answered_at",
+    "ended_at",
+    "state",
+    "disposition",
+    "talk_seconds",
+    "wait_seconds",
+    "recording_url",
+)
+_MERGE_KEYS = (
+    "header_key",
+    "answer_key",
+    "end_key",
+    "answer_extension",
+    "end_extension",
+    "end_recording_url",
+    "live_recording_url",
+    "rang_extensions",
+    "claimed_by",
+)
+
+
+def call_lock_key(connection_id, external_id):
+    """The advisory lock key (a signed 64-bit integer) of one call of a PBX."""
+    digest = hashlib.sha256(f"pbx.call:{connection_id}:{external_id}".encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
+class _IngestLookups:
+    """What one ingestion batch looks up once: its PBX and users by extension."""
+
+    def __init__(self, calls, connection):
+        self.env = calls.env
+        self.connection = connection
+        self.country = connection._number_country_code()
+        self._users = {}
+
+    def prefetch_users(self, extensions):
+        missing = {ext for ext in extensions if ext and ext not in self._users}
+        if missing:
+            found = self.env["res.users"]._pbx_users_by_extension(
+                missing, self.connection.company_id
+            )
+            for ext in missing:
+                self._users[ext] = found.get(ext, [])
+
+    def user_ids(self, extension):
+        """Ids of the active users of ``extension`` (in the PBX's company)."""
+        if extension not in self._users:
+            self.prefetch_users([extension])
+        return self._users[extension]
+
+
+class PbxCall(models.Model):
+    _inherit = "pbx.call"
+
+    @api.model
+    def _ingest_events(self, connection, events):
+        """Apply clean events (see tools.call_events) of one PBX connection.
+
+        Every writer of calls goes through here: the event API, the CDR sync,
+        the demo generator and the benchmarks. Events already received are
+        counted as duplicates and change nothing; the rest are folded into
+        their calls whatever their order. Returns (accepted, duplicates,
+        calls touched).
+        """
+        self = self.sudo().with_company(connection.company_id)
+        if not events:
+            return 0, 0, self.browse()
+        self._lock_external_ids(connection, {event["call_id"] for event in events})
+        fresh = self._claim_event_fingerprints(connection, events)
+        duplicates = len(events) - len(fresh)
+        if not fresh:
+            return 0, duplicates, self.browse()
+        by_call = defaultdict(list)
+        for event in fresh:
+            by_call[event["call_id"]].append(event)
+        calls = self._upsert_calls(connection, by_call)
+        calls._after_ingest(fresh)
+        return len(fresh), duplicates, calls
+
+    def _lock_external_ids(self, connection, external_ids):
+        """Wait until no other transaction is writing these calls of ``connection``.
+
+        Every writer of calls takes these transaction-level advisory locks
+        first, in one order (so two batches cannot deadlock on them): events of
+        one call then apply one transaction after the other. When this had to
+        wait, the other transaction committed after this one's snapshot was
+        taken; PostgreSQL then refuses the stale read or insert that follows
+        with a serialization failure, and the transaction is replayed in a
+        fresh snapshot (see controllers/events.py).
+        """
+        keys = sorted({call_lock_key(connection.id, cid) for cid in external_ids})
+        self.env.cr.execute(
+            SQL("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", keys)
+        )
+
+    def _claim_event_fingerprints(self, connection, events):
+        """Events not seen before (also within the batch), recorded as seen."""
+        unique = {}
+        for event in events:
+            unique.setdefault(event["fingerprint"], event)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO pbx_event_receipt (connection_id, fingerprint, received_at)
+                SELECT %s, fp, %s FROM unnest(%s::varchar[]) fp
+                ON CONFLICT (connection_id, fingerprint) DO NOTHING
+                RETURNING fingerprint
+                """,
+                connection.id,
+                fields.Datetime.now(),
+                list(unique),
+            ),
+            # A concurrent request with the same events makes this fail with
+            # a serialization error; Odoo then replays the request, which is
+            # expected and not worth an error in the log.
+            log_exceptions=False,
+        )
+        new = {row[0] for row in self.env.cr.fetchall()}
+        return [event for fp, event in unique.items() if fp in new]
+
+    def _upsert_calls(self, connection, by_call):
+        lookups = _IngestLookups(self, connection)
+        lookups.prefetch_users(
+            ext
+            for events in by_call.values()
+            for event in events
+            for ext in [event["extension"], *event["rang_extensions"]]
+        )
+        found = self._lock_calls(connection, list(by_call))
+        missing = [cid for cid in by_call if cid not in found]
+        created = self.browse()
+        if missing:
+            created = self._create_calls(lookups, missing, by_call)
+        if found:
+            self._update_calls(lookups, found, by_call)
+        return created | self.browse([call.id for call in found.values()])
+
+    def _lock_calls(self, connection, external_ids):
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, external_id FROM pbx_call
+                WHERE connection_id = %s AND external_id = ANY(%s)
+                ORDER BY id FOR UPDATE
+                """,
+                connection.id,
+                external_ids,
+            ),
+            log_exceptions=False,  # see _claim_event_fingerprints
+        )
+        rows = self.env.cr.fetchall()
+        self.invalidate_model()
+        return {external_id: self.browse(call_id) for call_id, external_id in rows}
+
+    def _create_calls(self, lookups, external_ids, by_call):
+        vals_list = []
+        for cid in external_ids:
+            vals = self._values_from_state(lookups, merge_events({}, by_call[cid]))
+            vals.update(connection_id=lookups.connection.id, external_id=cid)
+            vals_list.append(vals)
+        self._add_contact_values(lookups, vals_list)
+        return self._insert_calls(vals_list)
+
+    def _insert_calls(self, vals_list):
+        """Create calls with a few statements: the hot path of ingestion.
+
+        Does what create() does for pbx.call, whose rows only _ingest_events
+        creates: column values (with defaults) in one INSERT, many2many links
+        in one INSERT per relation; the stored computed fields that
+        _insert_computed_values() gives go into the INSERT, the others of
+        every part of the module are marked to compute for the new rows.
+        Extend _after_ingest(), not create(), to act on new calls.
+        """
+        cr = self.env.cr
+        names = list(vals_list[0])
+        defaults = self.default_get(
+            [
+                name
+                for name, field in self._fields.items()
+                if field.store
+                and field.column_type
+                and not field.compute
+                and name not in names
+            ]
+        )
+        now = cr.now()
+        log = {
+            "create_uid": self.env.uid,
+            "create_date": now,
+            "write_uid": self.env.uid,
+            "write_date": now,
+        }
+        # Computed columns go into the INSERT: updating every new row right
+        # after would leave a dead row version and index entries behind it.
+        computed = list(self._insert_computed_values({**defaults, **vals_list[0]}))
+        columns = [name for name in names if self._fields[name].column_type]
+        columns += [name for name in defaults if name not in columns]
+        columns += [name for name in computed if name not in columns] + list(log)
+        rows = []
+        for vals in vals_list:
+            full = {**defaults, **vals}
+            full.update(self._insert_computed_values(full), **log)
+            rows.append(
+                tuple(
+                    self._fields[name].convert_to_column_insert(full[name], self, full)
+                    for name in columns
+                )
+            )
+        # A call committed by another transaction after this one's snapshot
+        # is a conflict PostgreSQL turns into a serialization failure (in
+        # Odoo's REPEATABLE READ), so the whole batch is replayed with the
+        # call visible, rather than failing on the unique constraint.
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO %s (%s) VALUES %s
+                ON CONFLICT (connection_id, external_id) DO NOTHING
+                RETURNING id
+                """,
+                SQL.identifier(self._table),
+                SQL(", ").join(map(SQL.identifier, columns)),
+                SQL(", ").join(rows),
+            ),
+            log_exceptions=False,  # see _claim_event_fingerprints
+        )
+        ids = [row[0] for row in cr.fetchall()]
+        if len(ids) != len(rows):
+            raise RuntimeError("calls of this batch were created concurrently")
+        for name in names:
+            field = self._fields[name]
+            if field.type != "many2many":
+                continue
+            pairs = [
+                (call_id, target)
+                for call_id, vals in zip(ids, vals_list, strict=True)
+                for target in vals[name][0][2]
+            ]
+            if pairs:
+                cr.execute(
+                    SQL(
+                        "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
+                        SQL.identifier(field.relation),
+                        SQL.identifier(field.column1),
+                        SQL.identifier(field.column2),
+                        SQL(", ").join(pairs),
+                    )
+                )
+        calls = self.browse(ids)
+        with self.env.protecting([self._fields[name] for name in computed], calls):
+            calls.modified(self._fields, create=True)
+        calls._validate_fields(columns)
+        return calls
+
+    def _insert_computed_values(self, vals):
+        """{field: value} of the stored computed fields of a new call with
+        the column values ``vals``, as their compute methods give them."""
+        return {
+            "total_seconds": total_duration(vals["talk_seconds"], vals["wait_seconds"]),
+            "has_recording": has_recording(vals.get("merge_state")),
+        }
+
+    def _update_calls(self, lookups, found, by_call):
+        calls = self.browse([call.id for call in found.values()])
+        calls.fetch(list(_STATE_FIELDS) + ["merge_state", "external_key"])
+        states = {
+            cid: merge_events(call._load_state(), by_call[cid])
+            for cid, call in found.items()
+        }
+        lookups.prefetch_users(
+            ext
+            for state in states.values()
+            for ext in [
+                state.get("extension"),
+                state.get("answered_extension"),
+                *(state.get("rang_extensions") or []),
+            ]
+        )
+        vals_by_call = {
+            cid: self._values_from_state(lookups, state)
+            for cid, state in states.items()
+        }
+        self._add_contact_values(lookups, list(vals_by_call.values()))
+        for cid, vals in vals_by_call.items():
+            changed = found[cid]._changed_values(vals)
+            if changed:
+                found[cid].write(changed)
+
+    def _changed_values(self, vals):
+        """The part of ``vals`` that differs from what the call holds."""
+        self.ensure_one()
+        changed = {}
+        for name, value in vals.items():
+            field = self._fields[name]
+            current = self.sudo()[name]
+            if field.type == "many2many":
+                differs = set(value[0][2]) != set(current.ids)
+            elif field.type == "many2one":
+                differs = (value or False) != current.id
+            else:
+                differs = (value or False) != (current or False)
+            if differs:
+                changed[name] = value
+        return changed
+
+    def _load_state(self):
+        state = dict(self.merge_state or {})
+        for name in _STATE_FIELDS:
+            state[name] = self[name] if name != "recording_url" else self.sudo()[name]
+        for name in ("start", "answered_at", "ended_at"):
+            state[name] = state[name] or None
+        return state
+
+    def _values_from_state(self, lookups, state):
+        direction = state.get("direction") or "incoming"
+        if direction == "incoming":
+            outside = state.get("src")
+        elif direction == "outgoing":
+            outside = state.get("dst")
+        else:
+            outside = None
+        digits = " ".join(
+            filter(None, (digits_only(state.get(key)) for key in ("src", "dst", "did")))
+        )
+        vals = {name: state.get(name) or False for name in _STATE_FIELDS}
+        vals["direction"] = direction
+        vals["talk_seconds"] = state.get("talk_seconds") or 0
+        vals["wait_seconds"] = state.get("wait_seconds") or 0
+        vals["company_id"] = lookups.connection.company_id.id
+        vals["merge_state"] = {
+            key: state.get(key)
+            for key in _MERGE_KEYS
+            if state.get(key) not in (None, "", [])
+        }
+        vals["external_key"] = phone_key(outside, lookups.country) if outside else False
+        vals["search_digits"] = digits or False
+        vals["missed"] = direction == "incoming" and (
+            state.get("state") == "done" and state.get("disposition") != "answered"
+        )
+        rang, admin = self._users_for_state(lookups, state)
+        vals["rang_user_ids"] = [(6, 0, rang)]
+        vals["user_id"] = admin
+        return vals
+
+    def _users_for_state(self, lookups, state):
+        """Ids of the users whose extension rang, and the id of the Admin.
+
+        The Admin is the user of the answering extension for incoming calls
+        and of the calling extension otherwise. When several users share that
+        extension the PBX cannot tell who took it; the Admin then stays empty
+        unless one of them claimed the call.
+        """
+        direction = state.get("direction") or "incoming"
+        rang = set(state.get("rang_extensions") or [])
+        if direction == "incoming":
+            admin_ext = state.get("answered_extension")
+            if state.get("extension"):
+                rang.add(state["extension"])
+        else:
+            admin_ext = state.get("extension")
+        rang_ids = sorted({uid for ext in rang for uid in lookups.user_ids(ext)})
+        claimed = state.get("claimed_by")
+        if claimed:
+            admin = claimed
+        else:
+            owners = lookups.user_ids(admin_ext) if admin_ext else []
+            admin = owners[0] if len(owners) == 1 else False
+        return rang_ids, admin
+
+    def _add_contact_values(self, lookups, vals_list):
+        """Put every matching patient and lead on the calls being written."""
+        keys = {vals["external_key"] for vals in vals_list if vals.get("external_key")}
+        partners, leads = self._find_contacts(keys, lookups.connection.company_id)
+        for vals in vals_list:
+            key = vals.get("external_key")
+            p_ids = partners.get(key, []) if key else []
+            l_ids = leads.get(key, []) if key else []
+            vals["partner_ids"] = [(6, 0, p_ids)]
+            vals["lead_ids"] = [(6, 0, l_ids)]
+            vals["partner_id"] = p_ids[0] if p_ids else False
+
+    @api.model
+    def _find_contacts(self, keys, company):
+        """{key: [partner ids]}, {key: [lead ids]} for E.164 keys (index hits)."""
+        if not keys:
+            return {}, {}
+        keys = list(keys)
+        result = []
+        for model, order in (("res.partner", "id"), ("crm.lead", "id desc")):
+            by_key = defaultdict(list)
+            records = (
+                self.env[model]
+                .sudo()
+                .search_fetch(
+                    [
+                        "|",
+                        ("pbx_phone_key", "in", keys),
+                        ("pbx_mobile_key", "in", keys),
+                        ("company_id", "in", [False, company.id]),
+                    ],
+                    ["pbx_phone_key", "pbx_mobile_key"],
+                    order=order,
+                )
+            )
+            for record in records:
+                for key in {record.pbx_phone_key, record.pbx_mobile_key}:
+                    if key in keys:
+                        by_key[key].append(record.id)
+            result.append(by_key)
+        return result[0], result[1]
+
+    def _after_ingest(self, events):
+        """Hook run once per batch on the calls the batch changed (``self``),
+        with the batch's new ``events``: extend it to act on new or changed
+        calls (call-backs, pop-ups, the Callmarker queue, touches do)."""
+
+    def _claim(self, user):
+        """``user`` takes the call ("I'll take it"); the first claim wins.
+
+        Returns True when this claim was recorded, False when someone else
+        had already claimed the call.
+        """
+        self.ensure_one()
+        call = self.sudo()
+        self.env.cr.execute(
+            SQL("SELECT id FROM pbx_call WHERE id = %s FOR UPDATE", call.id)
+        )
+        call.invalidate_recordset(["merge_state", "user_id"])
+        state = dict(call.merge_state or {})
+        if state.get("claimed_by") and state["claimed_by"] != user.id:
+            return False
+        state["claimed_by"] = user.id
+        call.write({"merge_state": state, "user_id": user.id})
+        return True

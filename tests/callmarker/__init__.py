@@ -1,0 +1,2 @@
+from . import test_callmarker
+from . import test_callmarker_faults
