@@ -13,6 +13,8 @@
     "application": True,
     "installable": True,
     "external_dependencies": {"python": ["phonenumbers", "PyMySQL"]},
+    # The Apps store's cover picture; the page itself is static/description.
+    "images": ["static/description/call_popup.png"],
     "depends": ["mail", "bus", "contacts", "crm", "phone_validation", "utm"],
     "data": [
         "security/clinic_pbx_security.xml",
