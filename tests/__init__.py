@@ -26,3 +26,4 @@ from . import test_cdr_sync
 from . import test_translations
 from . import test_calls_report
 from . import test_calls_report_tour
+from . import test_js_unit
