@@ -57,5 +57,8 @@
         "web.assets_tests": [
             "clinic_pbx/static/tests/tours/**/*",
         ],
+        "web.assets_unit_tests": [
+            "clinic_pbx/static/tests/**/*.test.js",
+        ],
     },
 }

@@ -17,6 +17,7 @@ from . import test_event_api_errors
 from . import test_event_api_fuzz
 from . import test_event_receipts
 from . import test_extensions
+from . import test_js_unit
 from . import test_menu_tour
 from . import test_neutralize
 from . import test_patient_matching
