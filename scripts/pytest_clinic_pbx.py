@@ -30,6 +30,21 @@ def pytest_terminal_summary(terminalreporter):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _manifests_read_once():
+    """Read every module's manifest once, before the HTTP server's threads do.
+
+    Odoo caches manifests after their first read, but the first reads of a
+    run happen in the server's threads at once (assets, tours), and CPython
+    3.11 before 3.11.8 can fail parsing in several threads at the same time
+    ("SystemError: AST constructor recursion depth mismatch", gh-106905).
+    """
+    import odoo.modules.module
+
+    for module in odoo.modules.module.get_modules():
+        odoo.modules.module.get_manifest(module)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     # Odoo's own runner marks the running test so that HTTP requests made by
