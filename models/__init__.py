@@ -15,7 +15,9 @@ from . import pbx_touch_tag
 from . import pbx_touch
 from . import pbx_call_touch
 from . import pbx_call_report
+from . import pbx_call_report_batch
 from . import pbx_demo
+from . import ir_http
 from . import freepbx
 from . import calltouch
 from . import callmarker

@@ -9,7 +9,7 @@ from lxml import etree
 
 from odoo.models import BaseModel
 from odoo.modules.migration import load_script
-from odoo.tests import TransactionCase, new_test_user, tagged
+from odoo.tests import HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
@@ -239,6 +239,21 @@ class TestCallsReport(TransactionCase):
             self.assertEqual(Report.search_count(row["__domain"]), row["__count"])
 
     def test_one_scan_gives_what_each_grouping_gives(self):
+        self.assert_one_scan_gives_what_each_grouping_gives(batch=True)
+
+    def test_with_the_switch_off_each_grouping_is_read_as_odoo_reads_it(self):
+        """clinic_pbx.report_batch off: the same results, by Odoo's own path
+        (one scan per grouping, labels formatted by Odoo row by row)."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "clinic_pbx.report_batch", "False"
+        )
+        Model = type(self.Report)
+        with patch.object(
+            Model, "_pbx_format_values", side_effect=AssertionError("batch code")
+        ):
+            self.assert_one_scan_gives_what_each_grouping_gives(batch=False)
+
+    def assert_one_scan_gives_what_each_grouping_gives(self, batch):
         fields = [
             "__count", "talk_seconds:avg", "wait_seconds:avg", "answered_pct:avg",
             "service_level_pct:avg", "missed_open_count:sum", "callback_delay:avg",
@@ -306,7 +321,7 @@ class TestCallsReport(TransactionCase):
 
         with patch.object(BaseModel, "_read_group", counting):
             self.Report.read_group_batch(domain, fields, groupbys)
-        self.assertEqual(len(scans), 1)
+        self.assertEqual(len(scans), 1 if batch else len(groupbys))
 
     def test_groups_are_labelled_as_odoo_labels_them(self):
         # The report formats each group value once; Odoo formats each row.
@@ -561,3 +576,21 @@ class TestCallsReport(TransactionCase):
             .search([("number_search", "ilike", "916 111-11")])
         )
         self.assertEqual(sorted(found.mapped("external_id")), ["c4", "c9"])
+
+
+@tagged("post_install", "-at_install")
+class TestCallsReportSwitch(HttpCase):
+    def test_the_browser_is_told_whether_the_table_is_read_in_one_request(self):
+        manager = new_test_user(
+            self.env,
+            login="report_switch_manager",
+            groups="base.group_user,clinic_pbx.clinic_pbx_group_manager",
+        )
+        self.authenticate(manager.login, manager.login)
+        info = self.make_jsonrpc_request("/web/session/get_session_info")
+        self.assertIs(info["clinic_pbx_report_batch"], True)
+        self.env["ir.config_parameter"].sudo().set_param(
+            "clinic_pbx.report_batch", "False"
+        )
+        info = self.make_jsonrpc_request("/web/session/get_session_info")
+        self.assertIs(info["clinic_pbx_report_batch"], False)

@@ -1,5 +1,5 @@
 import { defineMailModels, startServer } from "@mail/../tests/mail_test_helpers";
-import { describe, destroy, expect, test } from "@odoo/hoot";
+import { beforeEach, describe, destroy, expect, test } from "@odoo/hoot";
 import { queryAllTexts } from "@odoo/hoot-dom";
 import { mockDate } from "@odoo/hoot-mock";
 import {
@@ -9,10 +9,12 @@ import {
     models,
     mountView,
     onRpc,
+    patchWithCleanup,
     serverState,
     toggleMenuItem,
     toggleSearchBarMenu,
 } from "@web/../tests/web_test_helpers";
+import { session } from "@web/session";
 
 /**
  * The Calls Report's table (static/src/calls_report/calls_report.js) asks
@@ -54,6 +56,9 @@ class PbxCall extends models.Model {
 describe.current.tags("desktop");
 defineMailModels();
 defineModels([PbxCall]);
+
+// The server's switch (clinic_pbx.report_batch), on unless a test turns it off.
+beforeEach(() => patchWithCleanup(session, { clinic_pbx_report_batch: true }));
 
 const REPORT_ARCH = /* xml */ `
     <pivot js_class="pbx_calls_report_pivot" display_quantity="1" sample="1">
@@ -252,4 +257,23 @@ test("with no calls, the sample table comes from Odoo's sample data", async () =
     expect.verifySteps(["read_group_batch (4 groupings)"]);
     expect(".o_pivot_view .o_content").toHaveClass("o_view_sample_data");
     expect(".o_pivot table tbody tr").not.toHaveCount(0);
+});
+
+test("with the server's switch off, the table loads as stock Odoo's", async () => {
+    patchWithCleanup(session, { clinic_pbx_report_batch: false });
+    await createCalls();
+    stepGroupRequests();
+    const texts = await reportAndStock(REPORT_ARCH);
+    // No batch: one read_group per grouping, for the report as for stock.
+    expect.verifySteps([
+        "read_group",
+        "read_group",
+        "read_group",
+        "read_group",
+        "read_group",
+        "read_group",
+        "read_group",
+        "read_group",
+    ]);
+    expect(texts.report).toEqual(texts.stock);
 });

@@ -9,6 +9,7 @@ import { graphView } from "@web/views/graph/graph_view";
 import { PivotModel } from "@web/views/pivot/pivot_model";
 import { PivotRenderer } from "@web/views/pivot/pivot_renderer";
 import { pivotView } from "@web/views/pivot/pivot_view";
+import { session } from "@web/session";
 
 /**
  * The report's groupings. Each names the search view's group-by filters it
@@ -88,7 +89,9 @@ export class CallsReportGraphRenderer extends GraphRenderer {
  * first. The total's request asks for all of them at once, and the server
  * reads the calls once (pbx.call.read_group_batch); the later asks of the
  * same load are answered from it. Requests made together (expanding a
- * header) are batched the same way.
+ * header) are batched the same way. With the server's switch off
+ * (clinic_pbx.report_batch, told in the session info) it loads as Odoo's
+ * stock pivot does.
  */
 export class CallsReportPivotModel extends PivotModel {
     setup() {
@@ -107,8 +110,9 @@ export class CallsReportPivotModel extends PivotModel {
     }
 
     _getSubGroups(groupBy, params) {
-        if (this.orm.isSample) {
-            // The sample data of an empty report come from Odoo's sample server.
+        if (this.orm.isSample || !session.clinic_pbx_report_batch) {
+            // The sample data of an empty report come from Odoo's sample
+            // server; with the batch switched off, stock loading.
             return super._getSubGroups(groupBy, params);
         }
         const { resModel, groupDomain, measureSpecs, kwargs, mapping } = params;
