@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# What `make run`, `make test`, `make bench` and `make lint` do.
+# What `make run`, `make test`, `make e2e`, `make bench` and `make lint` do.
 #
 # Odoo 18.0 is looked for, in this order: ODOO_PATH (an Odoo 18.0 server tree),
 # an `odoo` 18.0 that python3 imports, a copy downloaded earlier into .build/odoo,
@@ -204,6 +204,17 @@ find_chromium() {
   apt_install chromium || die "Chromium is needed for the browser tests and could not be installed: install the 'chromium' package."
 }
 
+# nginx from Debian's package: `make e2e` runs it in front of two Odoo nodes.
+find_nginx() {
+  NGINX_BIN=""
+  for b in /usr/sbin/nginx "$(command -v nginx 2>/dev/null || true)"; do
+    [ -n "$b" ] && [ -x "$b" ] && { NGINX_BIN=$b; return 0; }
+  done
+  say "Installing nginx for the end-to-end tests"
+  apt_install nginx || die "nginx is needed for the end-to-end tests and could not be installed: install the 'nginx' package."
+  NGINX_BIN=/usr/sbin/nginx
+}
+
 setup() {
   find_odoo
   setup_venv
@@ -290,6 +301,22 @@ cmd_test() {
   return $rc
 }
 
+# Real servers after the suite (tests/e2e, which `make test` does not
+# collect): a database of its own, Odoo through odoo-bin with --workers=2,
+# a PostgreSQL failover under load, two nodes behind nginx. E2E_RATE and
+# E2E_SECONDS set the load (default 30 events/s for 60 s); logs go to
+# .build/e2e/; E2E_KEEP_DB=1 keeps the database for a look afterwards.
+cmd_e2e() {
+  setup
+  find_nginx
+  local logs="$STATE/e2e"
+  rm -rf "$logs" && mkdir -p "$logs"
+  say "End-to-end tests: load and failover on --workers=2, two nodes behind nginx (logs: $logs)"
+  (cd "$ADDONS/clinic_pbx/tests/e2e" && \
+    CLINIC_PBX_CONF="$CONF" E2E_NGINX="$NGINX_BIN" E2E_LOGS="$logs" \
+    "$PY" -m pytest -c pytest.ini "$@")
+}
+
 # For development: pytest against $TEST_DB as it is (installed first when
 # missing, updated with UPDATE=1), e.g. scripts/clinic.sh pytest tests/test_x.py -k name
 cmd_pytest() {
@@ -371,10 +398,11 @@ EOF
 case "${1:-}" in
   run) shift; cmd_run "$@" ;;
   test) shift; cmd_test "$@" ;;
+  e2e) shift; cmd_e2e "$@" ;;
   bench) shift; cmd_bench "$@" ;;
   lint) shift; cmd_lint "$@" ;;
   env) shift; cmd_env "$@" ;;
   pytest) shift; cmd_pytest "$@" ;;
   ring) shift; cmd_ring "$@" ;;
-  *) die "usage: scripts/clinic.sh run|test|bench|lint|env|ring" ;;
+  *) die "usage: scripts/clinic.sh run|test|e2e|bench|lint|env|ring" ;;
 esac
