@@ -7,6 +7,7 @@ the other; and the phones of one ring group post to both nodes at once.
 """
 
 import json
+import os
 import threading
 import time
 from datetime import datetime, timezone
@@ -16,11 +17,12 @@ import pytest
 import requests
 import websocket
 from e2e_checks import check_answers, check_calls, report
-from e2e_servers import Nginx, OdooNode
+from e2e_servers import ADDON, NGINX_TEMPLATE, Nginx, OdooNode
 
 from odoo.addons.bus.websocket import WebsocketConnectionHandler
 
 RACE_CALLS = 12
+DEPLOY_GUIDE = os.path.join(ADDON, "docs", "deploy.md")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +120,10 @@ def _ring(node, database, call_id, caller):
 
 def test_the_site_of_the_deploy_guide_serves_odoo(cluster, database):
     _node_a, _node_b, proxy = cluster
+    with open(NGINX_TEMPLATE) as site, open(DEPLOY_GUIDE) as guide:
+        assert site.read().strip() in guide.read(), (
+            "docs/deploy.md shows docs/nginx-clinic-pbx.conf as it is"
+        )
     health = requests.get(
         f"{proxy.url}/web/health", verify=proxy.certificate, timeout=30
     )
