@@ -74,6 +74,9 @@ class PbxEventController(http.Controller):
         EVENTS_ROUTE,
         type="pbx_events",
         auth="none",
+        # auth="none" routes are read-only by default: with a read replica,
+        # every batch would first fail there and be redone on the primary.
+        readonly=False,
         csrf=False,
         save_session=False,
         # One byte more than allowed is read, so that a body without a

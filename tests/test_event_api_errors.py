@@ -4,6 +4,7 @@ from unittest.mock import patch
 from werkzeug.wrappers import Request
 
 import odoo.service.model
+from odoo.http import _generate_routing_rules
 from odoo.tests import HttpCase, tagged
 from odoo.tools import SQL, mute_logger
 
@@ -131,3 +132,16 @@ class TestEventApiErrors(EventApiMixin, HttpCase):
         # and once the calls are free again, the same batch goes through
         response = self.post_events([cdr_event("c", T0)], self.token)
         self.assertEqual(response.json(), {"accepted": 1, "duplicates": 0})
+
+    def test_the_route_writes_on_the_primary_database(self):
+        """Odoo runs read-only routes on a read replica first: an event batch
+        must go straight to the primary."""
+        endpoints = [
+            endpoint
+            for url, endpoint in _generate_routing_rules(
+                ["base", "web", "clinic_pbx"], nodb_only=False
+            )
+            if url == "/pbx/v1/events"
+        ]
+        self.assertEqual(len(endpoints), 1)
+        self.assertIs(endpoints[0].routing["readonly"], False)
