@@ -261,6 +261,7 @@ install_db() {
   fi
 }
 
+OCA_CHECK='import importlib, sys; sys.argv.pop(0); main = importlib.import_module(sys.argv[0]).main; sys.exit(main())'
 cmd_lint() {
   setup_venv_only
   say "ruff"
@@ -269,9 +270,11 @@ cmd_lint() {
   say "pylint-odoo (mandatory checks)"
   (cd "$ADDONS" && "$PY" -m pylint --rcfile="$ROOT/.pylintrc-mandatory" clinic_pbx)
   say "oca-checks-odoo-module and oca-checks-po (XML, CSV and translation checks)"
-  (cd "$ADDONS" && "$VENV/bin/oca-checks-odoo-module" clinic_pbx)
+  # Through the module, not the console script: with a requirement already
+  # met by the system's site-packages, pip puts no script into the venv.
+  (cd "$ADDONS" && "$PY" -c "$OCA_CHECK" oca_pre_commit_hooks.cli clinic_pbx)
   if compgen -G "$ROOT/i18n/*.po*" >/dev/null; then
-    "$VENV/bin/oca-checks-po" "$ROOT"/i18n/*.po*
+    "$PY" -c "$OCA_CHECK" oca_pre_commit_hooks.cli_po "$ROOT"/i18n/*.po*
   fi
 }
 
