@@ -10,16 +10,32 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, models
+from odoo.tools import SQL
 
 DEFAULT_CALLBACK_WINDOW_HOURS = 24
+_CALLBACK_COLUMNS = [
+    "company_id",
+    "external_key",
+    "start",
+    "direction",
+    "state",
+    "disposition",
+    "missed",
+    "called_back",
+    "callback_call_id",
+    "callback_delay",
+]
 
 
 class PbxCall(models.Model):
     _inherit = "pbx.call"
 
-    def _after_ingest(self, events):
-        result = super()._after_ingest(events)
-        self._update_callbacks()
+    def _after_ingest(self, events, changed):
+        result = super()._after_ingest(events, changed)
+        # Only a finished call can be missed, or call a missed one back.
+        self.filtered(
+            lambda call: changed.get(call.id) and call.state == "done"
+        )._update_callbacks()
         return result
 
     @api.model
@@ -41,55 +57,66 @@ class PbxCall(models.Model):
 
         A missed call is called back by the first later call with the same
         number that got through (an answered outgoing call, or the caller
-        calling again and being answered) within the call-back window.
+        calling again and being answered) within the call-back window. A
+        clinic calls back its own missed calls: another company reaching the
+        same number does not count.
         """
-        keys = {call.external_key for call in self if call.external_key}
-        if not keys:
+        mine = [call for call in self if call.external_key]
+        if not mine:
             return
         window = self._callback_window()
-        starts = [call.start for call in self if call.external_key]
-        low, high = min(starts) - window, max(starts) + window
-        related = self.search(
-            [
-                ("external_key", "in", list(keys)),
-                ("start", ">=", low),
-                ("start", "<=", high),
-                ("direction", "in", ("incoming", "outgoing")),
-                ("company_id", "in", self.company_id.ids),
-            ],
-            order="start, id",
+        starts = [call.start for call in mine]
+        self.flush_model(_CALLBACK_COLUMNS)
+        # Read as rows, not records: every finished call a PBX posts asks it.
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, company_id, external_key, start, state, disposition,
+                       missed, called_back, callback_call_id, callback_delay
+                FROM pbx_call
+                WHERE external_key = ANY(%s) AND start BETWEEN %s AND %s
+                  AND direction IN ('incoming', 'outgoing')
+                  AND company_id = ANY(%s)
+                ORDER BY start, id
+                """,
+                sorted({call.external_key for call in mine}),
+                min(starts) - window,
+                max(starts) + window,
+                sorted({call.company_id.id for call in mine}),
+            )
         )
-        # A clinic calls back its own missed calls: another company reaching
-        # the same number does not count.
         by_key = defaultdict(list)
-        for call in related:
-            by_key[call.company_id.id, call.external_key].append(call)
+        for row in self.env.cr.dictfetchall():
+            by_key[row["company_id"], row["external_key"]].append(row)
         for calls in by_key.values():
             reached = [
-                c for c in calls if c.state == "done" and c.disposition == "answered"
+                c
+                for c in calls
+                if c["state"] == "done" and c["disposition"] == "answered"
             ]
-            for missed in (c for c in calls if c.missed):
+            for missed in (c for c in calls if c["missed"]):
                 after = next(
                     (
                         c
                         for c in reached
-                        if c.start > missed.start and c.start - missed.start <= window
+                        if c["start"] > missed["start"]
+                        and c["start"] - missed["start"] <= window
                     ),
                     None,
                 )
                 vals = {
                     "called_back": bool(after),
-                    "callback_call_id": after.id if after else False,
-                    "callback_delay": int((after.start - missed.start).total_seconds())
+                    "callback_call_id": after["id"] if after else False,
+                    "callback_delay": int(
+                        (after["start"] - missed["start"]).total_seconds()
+                    )
                     if after
                     else 0,
                 }
-                if (
-                    missed.called_back != vals["called_back"]
-                    or missed.callback_call_id.id != vals["callback_call_id"]
-                    or missed.callback_delay != vals["callback_delay"]
+                if any(
+                    (missed[name] or False) != (vals[name] or False) for name in vals
                 ):
-                    missed.write(vals)
+                    self.browse(missed["id"]).write(vals)
 
     # ------------------------------------------------------------------
     # Contacts created or corrected after their calls

@@ -12,7 +12,8 @@ the FreePBX CDR sync, the demo generator and the benchmarks. Its contract:
   a writer that waited is refused by PostgreSQL with a serialization failure,
   to be replayed in a fresh transaction;
 - new calls are written with a few bulk statements, not ``create()``; extend
-  ``_after_ingest`` to act on new or changed calls.
+  ``_after_ingest`` to act on new or changed calls (it is told which fields
+  of which call the batch wrote).
 """
 
 import hashlib
@@ -53,6 +54,62 @@ _MERGE_KEYS = (
     "rang_extensions",
     "claimed_by",
 )
+
+
+# The many2many links of a call, and the columns its ingestion reads.
+_RELATIONS = ("rang_user_ids", "partner_ids", "lead_ids")
+_ROW_FIELDS = (
+    *_STATE_FIELDS,
+    "merge_state",
+    "external_key",
+    "search_digits",
+    "missed",
+    "company_id",
+    "user_id",
+    "partner_id",
+)
+_DATE_FIELDS = ("start", "answered_at", "ended_at")
+_INTEGER_FIELDS = ("talk_seconds", "wait_seconds")
+
+
+def _row_state(row):
+    """The folding state of a call from its row (see PbxCall._lock_calls)."""
+    state = dict(row["merge_state"] or {})
+    for name in _STATE_FIELDS:
+        value = row[name]
+        if name in _DATE_FIELDS:
+            state[name] = value or None
+        elif name in _INTEGER_FIELDS:
+            state[name] = value or 0
+        else:
+            state[name] = value or False
+    return state
+
+
+def _state_extensions(state):
+    return [
+        state.get("extension"),
+        state.get("answered_extension"),
+        *(state.get("rang_extensions") or []),
+    ]
+
+
+def _changed_values(row, vals):
+    """The part of ``vals`` (values to write) that differs from ``row``."""
+    changed = {}
+    for name, value in vals.items():
+        current = row[name]
+        if name in _RELATIONS:
+            differs = set(value[0][2]) != set(current)
+        else:
+            differs = (value or False) != (current or False)
+        if differs:
+            changed[name] = value
+    return changed
+
+
+# In the ``changed`` sets given to PbxCall._after_ingest: the call is new.
+NEW_CALL = "id"
 
 
 def call_lock_key(connection_id, external_id):
@@ -110,8 +167,8 @@ class PbxCall(models.Model):
         by_call = defaultdict(list)
         for event in fresh:
             by_call[event["call_id"]].append(event)
-        calls = self._upsert_calls(connection, by_call)
-        calls._after_ingest(fresh)
+        calls, changed = self._upsert_calls(connection, by_call)
+        calls._after_ingest(fresh, changed)
         return len(fresh), duplicates, calls
 
     def _lock_external_ids(self, connection, external_ids):
@@ -157,46 +214,93 @@ class PbxCall(models.Model):
 
     def _upsert_calls(self, connection, by_call):
         lookups = _IngestLookups(self, connection)
+        rows = self._lock_calls(connection, list(by_call))
+        states = {
+            cid: merge_events(_row_state(rows[cid]) if cid in rows else {}, events)
+            for cid, events in by_call.items()
+        }
         lookups.prefetch_users(
-            ext
-            for events in by_call.values()
-            for event in events
-            for ext in [event["extension"], *event["rang_extensions"]]
+            ext for state in states.values() for ext in _state_extensions(state)
         )
-        found = self._lock_calls(connection, list(by_call))
-        missing = [cid for cid in by_call if cid not in found]
+        vals_by_call = {
+            cid: self._values_from_state(lookups, state)
+            for cid, state in states.items()
+        }
+        # The patients and leads of a call already written follow its number
+        # (pbx.call._relink_contacts keeps them current when contacts change):
+        # they are looked up again only when the number itself changed.
+        lookup = []
+        for cid, vals in vals_by_call.items():
+            row = rows.get(cid)
+            if row is None or (row["external_key"] or False) != vals["external_key"]:
+                lookup.append(vals)
+            else:
+                vals.update(
+                    partner_ids=[(6, 0, row["partner_ids"])],
+                    lead_ids=[(6, 0, row["lead_ids"])],
+                    partner_id=row["partner_id"] or False,
+                )
+        self._add_contact_values(lookups, lookup)
+        missing = [cid for cid in by_call if cid not in rows]
         created = self.browse()
+        changed = {}
         if missing:
-            created = self._create_calls(lookups, missing, by_call)
-        if found:
-            self._update_calls(lookups, found, by_call)
-        return created | self.browse([call.id for call in found.values()])
+            vals_list = []
+            for cid in missing:
+                vals = vals_by_call[cid]
+                vals.update(connection_id=connection.id, external_id=cid)
+                vals_list.append(vals)
+            created = self._insert_calls(vals_list)
+            for call, vals in zip(created, vals_list, strict=True):
+                changed[call.id] = {NEW_CALL, *vals}
+        if rows:
+            changed.update(self._update_calls(rows, vals_by_call))
+        calls = created | self.browse([row["id"] for row in rows.values()])
+        return calls, changed
 
     def _lock_calls(self, connection, external_ids):
+        """{external id: the call's row} of the calls already written, locked.
+
+        The row holds what folding and comparing need (the state columns and
+        the ids of the three many2many links), read in the same statement.
+        """
+        relations = [self._fields[name] for name in _RELATIONS]
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id, external_id FROM pbx_call
-                WHERE connection_id = %s AND external_id = ANY(%s)
-                ORDER BY id FOR UPDATE
+                SELECT %s, %s FROM pbx_call c
+                WHERE c.connection_id = %s AND c.external_id = ANY(%s)
+                ORDER BY c.id FOR UPDATE OF c
                 """,
+                SQL(", ").join(
+                    SQL.identifier("c", name)
+                    for name in ("id", "external_id", *_ROW_FIELDS)
+                ),
+                SQL(", ").join(
+                    SQL(
+                        "ARRAY(SELECT r.%s FROM %s r WHERE r.%s = c.id ORDER BY 1)",
+                        SQL.identifier(field.column2),
+                        SQL.identifier(field.relation),
+                        SQL.identifier(field.column1),
+                    )
+                    for field in relations
+                ),
                 connection.id,
                 external_ids,
             ),
             log_exceptions=False,  # see _claim_event_fingerprints
         )
+        names = ["id", "external_id", *_ROW_FIELDS, *_RELATIONS]
         rows = self.env.cr.fetchall()
         self.invalidate_model()
-        return {external_id: self.browse(call_id) for call_id, external_id in rows}
-
-    def _create_calls(self, lookups, external_ids, by_call):
-        vals_list = []
-        for cid in external_ids:
-            vals = self._values_from_state(lookups, merge_events({}, by_call[cid]))
-            vals.update(connection_id=lookups.connection.id, external_id=cid)
-            vals_list.append(vals)
-        self._add_contact_values(lookups, vals_list)
-        return self._insert_calls(vals_list)
+        # What was read is cached as a fetch() would, for the hooks after
+        # ingestion (_after_ingest) to read without another query.
+        calls = self.browse([row[0] for row in rows])
+        for index, name in enumerate(names[1 : 2 + len(_ROW_FIELDS)], start=1):
+            values = [row[index] for row in rows]
+            self.env.cache.insert_missing(calls, self._fields[name], values)
+        return {row[1]: dict(zip(names, row, strict=True)) for row in rows}
 
     def _insert_calls(self, vals_list):
         """Create calls with a few statements: the hot path of ingestion.
@@ -233,10 +337,11 @@ class PbxCall(models.Model):
         columns = [name for name in names if self._fields[name].column_type]
         columns += [name for name in defaults if name not in columns]
         columns += [name for name in computed if name not in columns] + list(log)
-        rows = []
+        rows, fulls = [], []
         for vals in vals_list:
             full = {**defaults, **vals}
             full.update(self._insert_computed_values(full), **log)
+            fulls.append(full)
             rows.append(
                 tuple(
                     self._fields[name].convert_to_column_insert(full[name], self, full)
@@ -285,6 +390,19 @@ class PbxCall(models.Model):
         calls = self.browse(ids)
         with self.env.protecting([self._fields[name] for name in computed], calls):
             calls.modified(self._fields, create=True)
+        # The new rows' columns and links are cached as create() leaves them.
+        for name in names:
+            field = self._fields[name]
+            if field.type == "many2many":
+                values = [tuple(vals[name][0][2]) for vals in vals_list]
+                self.env.cache.insert_missing(calls, field, values)
+        for name in columns:
+            field = self._fields[name]
+            values = [
+                field.convert_to_cache(full[name], self, validate=False)
+                for full in fulls
+            ]
+            self.env.cache.insert_missing(calls, field, values)
         calls._validate_fields(columns)
         return calls
 
@@ -296,56 +414,63 @@ class PbxCall(models.Model):
             "has_recording": has_recording(vals.get("merge_state")),
         }
 
-    def _update_calls(self, lookups, found, by_call):
-        calls = self.browse([call.id for call in found.values()])
-        calls.fetch(list(_STATE_FIELDS) + ["merge_state", "external_key"])
-        states = {
-            cid: merge_events(call._load_state(), by_call[cid])
-            for cid, call in found.items()
-        }
-        lookups.prefetch_users(
-            ext
-            for state in states.values()
-            for ext in [
-                state.get("extension"),
-                state.get("answered_extension"),
-                *(state.get("rang_extensions") or []),
-            ]
-        )
-        vals_by_call = {
-            cid: self._values_from_state(lookups, state)
-            for cid, state in states.items()
-        }
-        self._add_contact_values(lookups, list(vals_by_call.values()))
-        for cid, vals in vals_by_call.items():
-            changed = found[cid]._changed_values(vals)
+    def _update_calls(self, rows, vals_by_call):
+        """Write what changed on calls already written (``rows``: their rows
+        as _lock_calls read them); {call id: names of the fields written}."""
+        relinked = defaultdict(dict)
+        written = {}
+        for cid, row in rows.items():
+            changed = _changed_values(row, vals_by_call[cid])
+            written[row["id"]] = set(changed)
+            for name in _RELATIONS:
+                if name in changed:
+                    relinked[name][row["id"]] = (row[name], changed.pop(name)[0][2])
             if changed:
-                found[cid].write(changed)
+                self.browse(row["id"]).write(changed)
+        for name, links in relinked.items():
+            self._write_links(name, links)
+        return written
 
-    def _changed_values(self, vals):
-        """The part of ``vals`` that differs from what the call holds."""
-        self.ensure_one()
-        changed = {}
-        for name, value in vals.items():
-            field = self._fields[name]
-            current = self.sudo()[name]
-            if field.type == "many2many":
-                differs = set(value[0][2]) != set(current.ids)
-            elif field.type == "many2one":
-                differs = (value or False) != current.id
-            else:
-                differs = (value or False) != (current or False)
-            if differs:
-                changed[name] = value
-        return changed
+    def _write_links(self, name, links):
+        """Replace the targets of the many2many ``name`` of some calls.
 
-    def _load_state(self):
-        state = dict(self.merge_state or {})
-        for name in _STATE_FIELDS:
-            state[name] = self[name] if name != "recording_url" else self.sudo()[name]
-        for name in ("start", "answered_at", "ended_at"):
-            state[name] = state[name] or None
-        return state
+        ``links``: {call id: (old target ids, new target ids)}. Written with
+        two statements rather than through write(), which would read every
+        target record to tell the active ones.
+        """
+        field = self._fields[name]
+        removed = [
+            (cid, t) for cid, (old, new) in links.items() for t in set(old) - set(new)
+        ]
+        added = [
+            (cid, t) for cid, (old, new) in links.items() for t in set(new) - set(old)
+        ]
+        cr = self.env.cr
+        if removed:
+            cr.execute(
+                SQL(
+                    "DELETE FROM %s WHERE (%s, %s) IN %s",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    tuple(removed),
+                )
+            )
+        if added:
+            cr.execute(
+                SQL(
+                    "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    SQL(", ").join(added),
+                )
+            )
+        calls = self.browse(list(links))
+        calls.modified([name])
+        self.env.cache.update(
+            calls, field, [tuple(new) for _old, new in links.values()]
+        )
 
     def _values_from_state(self, lookups, state):
         direction = state.get("direction") or "incoming"
@@ -417,38 +542,56 @@ class PbxCall(models.Model):
 
     @api.model
     def _find_contacts(self, keys, company):
-        """{key: [partner ids]}, {key: [lead ids]} for E.164 keys (index hits)."""
+        """{key: [partner ids]}, {key: [lead ids]} for E.164 keys (index hits).
+
+        Active patients and leads of ``company`` or of no company, in one
+        statement: ingestion asks it for every new call.
+        """
         if not keys:
             return {}, {}
-        keys = list(keys)
-        result = []
-        for model, order in (("res.partner", "id"), ("crm.lead", "id desc")):
-            by_key = defaultdict(list)
-            records = (
-                self.env[model]
-                .sudo()
-                .search_fetch(
-                    [
-                        "|",
-                        ("pbx_phone_key", "in", keys),
-                        ("pbx_mobile_key", "in", keys),
-                        ("company_id", "in", [False, company.id]),
-                    ],
-                    ["pbx_phone_key", "pbx_mobile_key"],
-                    order=order,
+        keys = sorted(keys)
+        self.env["res.partner"].flush_model(
+            ["pbx_phone_key", "pbx_mobile_key", "company_id", "active"]
+        )
+        self.env["crm.lead"].flush_model(
+            ["pbx_phone_key", "pbx_mobile_key", "company_id", "active"]
+        )
+        found = []
+        for table in ("res_partner", "crm_lead"):
+            found.append(
+                SQL(
+                    """
+                    SELECT %s, id, pbx_phone_key, pbx_mobile_key FROM %s
+                    WHERE active
+                      AND (pbx_phone_key = ANY(%s) OR pbx_mobile_key = ANY(%s))
+                      AND (company_id IS NULL OR company_id = %s)
+                    """,
+                    table,
+                    SQL.identifier(table),
+                    keys,
+                    keys,
+                    company.id,
                 )
             )
-            for record in records:
-                for key in {record.pbx_phone_key, record.pbx_mobile_key}:
-                    if key in keys:
-                        by_key[key].append(record.id)
-            result.append(by_key)
-        return result[0], result[1]
+        self.env.cr.execute(SQL(" UNION ALL ").join(found))
+        partners, leads = defaultdict(list), defaultdict(list)
+        wanted = set(keys)
+        for table, record_id, phone, mobile in sorted(self.env.cr.fetchall()):
+            by_key = partners if table == "res_partner" else leads
+            for key in {phone, mobile} & wanted:
+                by_key[key].append(record_id)
+        # Patients oldest first (the first is the call's patient), leads newest.
+        for ids in leads.values():
+            ids.reverse()
+        return dict(partners), dict(leads)
 
-    def _after_ingest(self, events):
-        """Hook run once per batch on the calls the batch changed (``self``),
-        with the batch's new ``events``: extend it to act on new or changed
-        calls (call-backs, pop-ups, the Callmarker queue, touches do)."""
+    def _after_ingest(self, events, changed):
+        """Hook run once per batch on the calls of its events (``self``), with
+        the batch's new ``events`` and ``changed``: {call id: names of the
+        fields the batch wrote}, holding NEW_CALL for a call it created (and
+        nothing for a call the events left as it was). Extend it to act on
+        new or changed calls (call-backs, pop-ups, the Callmarker queue,
+        touches do)."""
 
     def _claim(self, user):
         """``user`` takes the call ("I'll take it"); the first claim wins.

@@ -2,9 +2,10 @@
 
 The PBX's live events reach ``_ingest_events``; once a batch is folded into
 its calls, ``_after_ingest`` tells the users concerned through their own bus
-channel (``res.users._bus_send``, i.e. their partner's channel). ``bus.bus``
-writes the notifications in the same transaction and wakes the websockets
-only after it commits, so a batch that fails notifies nobody.
+channel (their partner's channel, as ``res.users._bus_send`` does). As
+``bus.bus`` does, the notifications are written in the same transaction and
+the websockets woken only after it commits, so a batch that fails notifies
+nobody (see ``_pbx_popup_send``).
 
 Notifications (type: payload):
 
@@ -22,6 +23,11 @@ from datetime import timedelta
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+from odoo.tools.misc import OrderedSet
+
+from odoo.addons.bus.models.bus import channel_with_db, get_notify_payloads, json_dump
+
+from ..tools.bus_notify import notifier
 
 # A ringing call stays on screens at most this long without news from the
 # PBX (a lost hangup must not leave a card forever), and only calls that
@@ -31,6 +37,7 @@ RING_SECONDS = 300
 # than this no longer have one worth updating.
 CARD_UPDATE_SECONDS = 3600
 POPUP_UPDATES = "clinic_pbx.popup_updates"  # calls to update before the commit
+POPUP_BUS_VALUES = "clinic_pbx.popup_bus"  # notifications to write and announce
 LIVE_EVENT_TYPES = frozenset(("ringing", "answered", "hangup"))
 MAX_PATIENTS = 5
 MAX_LEADS = 3
@@ -47,8 +54,8 @@ class PbxCall(models.Model):
     # Notifications driven by live events
     # ------------------------------------------------------------------
 
-    def _after_ingest(self, events):
-        result = super()._after_ingest(events)
+    def _after_ingest(self, events, changed):
+        result = super()._after_ingest(events, changed)
         self._pbx_popup_notify(events)
         return result
 
@@ -70,16 +77,20 @@ class PbxCall(models.Model):
             live = bool(types & LIVE_EVENT_TYPES)
             if not live and not (call.start and call.start >= recent):
                 continue
-            users = call._pbx_popup_recipients()
-            if not users:
+            listeners = call._pbx_popup_recipients()
+            if not listeners:
                 continue
             if call.state == "ringing":
                 if "ringing" in types:
-                    users._bus_send("pbx.call/ring", call._pbx_popup_ring_payload())
+                    self._pbx_popup_send(
+                        listeners, "pbx.call/ring", call._pbx_popup_ring_payload()
+                    )
             elif call.state == "talking" or call.disposition == "answered":
-                users._bus_send("pbx.call/taken", call._pbx_popup_taken_payload())
+                self._pbx_popup_send(
+                    listeners, "pbx.call/taken", call._pbx_popup_taken_payload()
+                )
             else:
-                users._bus_send("pbx.call/missed", {"call_id": call.id})
+                self._pbx_popup_send(listeners, "pbx.call/missed", {"call_id": call.id})
 
     @api.model
     def _relink_contacts(self, keys):
@@ -108,32 +119,107 @@ class PbxCall(models.Model):
         for call in self.sudo():
             if call.direction != "incoming" or not call.start or call.start < since:
                 continue
-            users = call._pbx_popup_recipients()
-            if users:
-                users._bus_send("pbx.call/update", call._pbx_popup_ring_payload())
+            listeners = call._pbx_popup_recipients()
+            if listeners:
+                self._pbx_popup_send(
+                    listeners, "pbx.call/update", call._pbx_popup_ring_payload()
+                )
 
     def _pbx_popup_recipients(self):
-        """Active PBX users whose extension rang for this call."""
+        """The partners of the active PBX users whose extension rang for this
+        call: a user's bus channel is their partner's.
+
+        One statement, as every live event asks it.
+        """
         self.ensure_one()
-        rang = self.sudo().rang_user_ids
-        if not rang:
-            return rang
-        # One query for all of them (a user's groups include implied ones).
-        return rang.search(
-            [
-                ("id", "in", rang.ids),
-                ("groups_id", "in", self.env.ref(PBX_USER_GROUP).id),
-            ],
-            order="id",
+        self.flush_recordset(["rang_user_ids"])
+        self.env["res.users"].flush_model(["active", "partner_id", "groups_id"])
+        group_id = self.env["ir.model.data"]._xmlid_to_res_id(PBX_USER_GROUP)
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT u.partner_id FROM pbx_call_rang_user_rel r
+                JOIN res_users u ON u.id = r.user_id AND u.active
+                WHERE r.call_id = %s AND EXISTS (
+                    SELECT 1 FROM res_groups_users_rel gu
+                    WHERE gu.uid = u.id AND gu.gid = %s
+                )
+                ORDER BY u.id
+                """,
+                self.id,
+                group_id,
+            )
         )
+        # Their partners' channels are where the bus reaches them.
+        return self.env["res.partner"].browse(
+            [pid for (pid,) in self.env.cr.fetchall()]
+        )
+
+    @api.model
+    def _pbx_popup_send(self, partners, notification_type, message):
+        """What ``partners._bus_send(notification_type, message)`` does, with
+        the listeners woken through a kept connection (tools/bus_notify.py)
+        rather than a new one after every commit."""
+        cr = self.env.cr
+        values = cr.precommit.data.get(POPUP_BUS_VALUES)
+        if values is None:
+            values = cr.precommit.data[POPUP_BUS_VALUES] = []
+            cr.postcommit.data[POPUP_BUS_VALUES] = OrderedSet()
+
+            @cr.precommit.add
+            def write_notifications():
+                rows = cr.precommit.data.pop(POPUP_BUS_VALUES)
+                cr.execute(
+                    SQL(
+                        """
+                        INSERT INTO bus_bus
+                            (channel, message, create_uid, create_date,
+                             write_uid, write_date)
+                        SELECT channel, message, %s, now() AT TIME ZONE 'UTC',
+                               %s, now() AT TIME ZONE 'UTC'
+                        FROM unnest(%s::varchar[], %s::varchar[])
+                            AS n(channel, message)
+                        """,
+                        self.env.uid,
+                        self.env.uid,
+                        [row[0] for row in rows],
+                        [row[1] for row in rows],
+                    )
+                )
+
+            @cr.postcommit.add
+            def wake_listeners():
+                notifier.notify(
+                    get_notify_payloads(list(cr.postcommit.data.pop(POPUP_BUS_VALUES)))
+                )
+
+        message = json_dump({"type": notification_type, "payload": message})
+        for partner in partners:
+            channel = channel_with_db(cr.dbname, partner)
+            values.append((json_dump(channel), message))
+            cr.postcommit.data[POPUP_BUS_VALUES].add(channel)
 
     def _pbx_popup_taken_payload(self):
         self.ensure_one()
-        user = self.sudo().user_id
+        user_id = self.sudo().user_id.id
+        name = False
+        if user_id:
+            self.env["res.users"].flush_model(["partner_id"])
+            self.env["res.partner"].flush_model(["name"])
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT p.name FROM res_users u
+                    JOIN res_partner p ON p.id = u.partner_id WHERE u.id = %s
+                    """,
+                    user_id,
+                )
+            )
+            name = self.env.cr.fetchone()[0]
         return {
             "call_id": self.id,
-            "user_id": user.id or False,
-            "user_name": user.name or False,
+            "user_id": user_id or False,
+            "user_name": name or False,
             "extension": self.answered_extension or False,
         }
 
@@ -145,17 +231,31 @@ class PbxCall(models.Model):
         """
         self.ensure_one()
         call = self.sudo()
-        partners = call.partner_ids[:MAX_PATIENTS]
+        partner_fields = self.env["res.partner"]._fields
+        birthdate_field = next(
+            (
+                name
+                for name in BIRTHDATE_FIELDS
+                if name in partner_fields and partner_fields[name].type == "date"
+            ),
+            None,
+        )
+        # Only what the card shows is read: contacts and leads are wide.
+        linked = call.with_context(active_test=False)
+        partners = linked.partner_ids
+        partners.fetch(["active", "name", "ref", *filter(None, [birthdate_field])])
+        partners = partners.filtered("active")[:MAX_PATIENTS]
+        lead_ids = linked.lead_ids.ids
         # Open leads of the number, and those of the matching patients.
         leads = self.env["crm.lead"].browse()
-        if call.lead_ids or partners:
+        if lead_ids or partners:
             leads = (
                 self.env["crm.lead"]
                 .sudo()
                 .search(
                     [
                         "|",
-                        ("id", "in", call.lead_ids.ids),
+                        ("id", "in", lead_ids),
                         ("partner_id", "in", partners.ids),
                         ("company_id", "in", [False, call.company_id.id]),
                         "|",
@@ -166,16 +266,9 @@ class PbxCall(models.Model):
                     limit=20,
                 )
             )
+            leads.fetch(["name", "stage_id", "partner_id"])
         last_calls = call._pbx_popup_last_calls(partners)
         last_touches = call._pbx_popup_last_touches(partners)
-        birthdate_field = next(
-            (
-                name
-                for name in BIRTHDATE_FIELDS
-                if name in partners._fields and partners._fields[name].type == "date"
-            ),
-            None,
-        )
         patients = []
         for partner in partners:
             own_leads = leads.filtered(lambda lead, p=partner: lead.partner_id == p)
@@ -232,13 +325,27 @@ class PbxCall(models.Model):
         self.ensure_one()
         if not partners:
             return {}
-        self.env["pbx.call"].flush_model(["start", "company_id", "partner_ids"])
+        self.env["pbx.call"].flush_model(
+            [
+                "start",
+                "company_id",
+                "partner_ids",
+                "direction",
+                "disposition",
+                "user_id",
+            ]
+        )
+        self.env["res.users"].flush_model(["partner_id"])
+        self.env["res.partner"].flush_model(["name"])
         self.env.cr.execute(
             SQL(
                 """
-                SELECT DISTINCT ON (rel.partner_id) rel.partner_id, call.id
+                SELECT DISTINCT ON (rel.partner_id) rel.partner_id, call.start,
+                       call.direction, call.disposition, admin.name
                 FROM pbx_call_partner_rel rel
                 JOIN pbx_call call ON call.id = rel.call_id
+                LEFT JOIN res_users u ON u.id = call.user_id
+                LEFT JOIN res_partner admin ON admin.id = u.partner_id
                 WHERE rel.partner_id = ANY(%s)
                   AND call.id != %s
                   AND call.company_id = %s
@@ -249,22 +356,18 @@ class PbxCall(models.Model):
                 self.company_id.id,
             )
         )
-        latest = dict(self.env.cr.fetchall())
-        calls = self.sudo().browse(set(latest.values()))
+        rows = self.env.cr.fetchall()
         labels = dict(self._fields["disposition"].selection)
         directions = dict(self._fields["direction"].selection)
-        result = {}
-        for partner_id, call_id in latest.items():
-            call = calls.browse(call_id)
-            result[partner_id] = {
-                "start": fields.Datetime.to_string(call.start),
-                "direction": directions.get(call.direction, ""),
-                "disposition": labels.get(call.disposition, "")
-                if call.disposition
-                else "",
-                "user_name": call.user_id.name or "",
+        return {
+            partner_id: {
+                "start": fields.Datetime.to_string(start),
+                "direction": directions.get(direction, ""),
+                "disposition": labels.get(disposition, "") if disposition else "",
+                "user_name": user_name or "",
             }
-        return result
+            for partner_id, start, direction, disposition, user_name in rows
+        }
 
     def _pbx_popup_last_touches(self, partners):
         """{partner id: {name, date}} of each patient's latest touch of this
@@ -337,7 +440,9 @@ class PbxCall(models.Model):
         taken = call._claim(user)
         payload = call._pbx_popup_taken_payload()
         if taken:
-            call._pbx_popup_recipients()._bus_send("pbx.call/taken", payload)
+            call._pbx_popup_send(
+                call._pbx_popup_recipients(), "pbx.call/taken", payload
+            )
         return {
             "taken": taken,
             "user_id": payload["user_id"],

@@ -16,10 +16,11 @@ class PbxCall(models.Model):
         for call in self:
             call.touch_count = counts.get(call._origin, 0)
 
-    def _after_ingest(self, events):
-        """Calltouch calls that arrived before their PBX call find it now."""
-        result = super()._after_ingest(events)
-        self.env["pbx.touch"].sudo()._link_arrived_calls(self)
+    def _after_ingest(self, events, changed):
+        """Calltouch calls that arrived before their PBX call find it now;
+        touches of a call take the patient and responsible it now has."""
+        result = super()._after_ingest(events, changed)
+        self.env["pbx.touch"].sudo()._link_arrived_calls(self, changed)
         return result
 
     @api.model

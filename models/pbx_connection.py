@@ -4,7 +4,7 @@ import secrets
 
 import pytz
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
 
 TOKEN_BYTES = 32
@@ -147,7 +147,15 @@ class PbxConnection(models.Model):
 
     def _number_country_code(self):
         self.ensure_one()
-        return (self.country_id or self.company_id.country_id).code
+        country = self.country_id or self.company_id.country_id
+        return self._country_code(country.id) if country else False
+
+    @api.model
+    @tools.ormcache("country_id")
+    def _country_code(self, country_id):
+        """The ISO code of a country, read once per worker: every event asks
+        it (res.country clears the cache when a code changes)."""
+        return self.env["res.country"].browse(country_id).code
 
     # ------------------------------------------------------------------
     # API token
@@ -182,7 +190,11 @@ class PbxConnection(models.Model):
         connection = (
             self.sudo()
             .with_context(active_test=True)
-            .search([("token_hash", "=", digest)], limit=1)
+            .search_fetch(
+                [("token_hash", "=", digest)],
+                ["token_hash", "company_id", "country_id"],
+                limit=1,
+            )
         )
         if connection and hmac.compare_digest(connection.token_hash, digest):
             return connection

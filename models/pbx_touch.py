@@ -6,6 +6,7 @@ from odoo.tools import SQL
 
 from ..tools.calltouch import clean_text
 from ..tools.phone import phone_key
+from .pbx_call_ingest import NEW_CALL
 
 CHANNELS = [
     ("call", "Phone Call"),
@@ -20,6 +21,12 @@ UTM_FIELDS = {
     "medium": ("medium_id", "utm.medium"),
     "campaign": ("campaign_id", "utm.campaign"),
 }
+
+
+# What makes a waiting Calltouch call worth matching again (pbx.call fields),
+# and what a touch takes from its call.
+_ARRIVAL_FIELDS = {NEW_CALL, "external_key", "start", "direction", "company_id"}
+_CONTACT_FIELDS = {"user_id", "partner_id", "partner_ids", "lead_ids"}
 
 
 class PbxTouch(models.Model):
@@ -353,13 +360,33 @@ class PbxTouch(models.Model):
         return values
 
     @api.model
-    def _link_arrived_calls(self, calls):
+    def _link_arrived_calls(self, calls, changed=None):
         """Match waiting Calltouch touches to PBX calls that just arrived, and
-        give linked touches the patient and responsible their call now has."""
-        incoming = calls.filtered(
+        give linked touches the patient and responsible their call now has.
+
+        ``changed`` ({call id: names of the fields written}, see
+        pbx.call._after_ingest) limits both to the calls where they can
+        change: new calls or a new number or start, and a new patient, lead
+        or responsible.
+        """
+        if changed is not None:
+            arrived = calls.filtered(
+                lambda call: changed.get(call.id, set()) & _ARRIVAL_FIELDS
+            )
+            relinked = calls.filtered(
+                lambda call: (
+                    NEW_CALL not in changed.get(call.id, {NEW_CALL})
+                    and changed[call.id] & _CONTACT_FIELDS
+                )
+            )
+        else:
+            arrived = relinked = calls
+        incoming = arrived.filtered(
             lambda call: call.direction == "incoming" and call.external_key
         )
-        for company in incoming.company_id:
+        companies = incoming.company_id
+        companies.fetch(["calltouch_enabled", "calltouch_time_lag"])
+        for company in companies.filtered("calltouch_enabled"):
             mine = incoming.filtered(lambda call, co=company: call.company_id == co)
             lag = timedelta(minutes=company.sudo().calltouch_time_lag or 0)
             starts = mine.mapped("start")
@@ -374,18 +401,21 @@ class PbxTouch(models.Model):
                 ]
             )
             waiting._link_to_calls()
-        if not calls:
+        if not relinked:
             return
-        for touch in self.search(
-            [
-                ("call_id", "in", calls.ids),
-                "|",
-                "|",
-                ("user_id", "=", False),
-                ("partner_id", "=", False),
-                ("lead_id", "=", False),
-            ]
-        ):
+        calls = relinked
+        self.flush_model(["call_id", "user_id", "partner_id", "lead_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM pbx_touch WHERE call_id = ANY(%s)
+                  AND (user_id IS NULL OR partner_id IS NULL OR lead_id IS NULL)
+                ORDER BY id
+                """,
+                calls.ids,
+            )
+        )
+        for touch in self.browse([row[0] for row in self.env.cr.fetchall()]):
             values = touch._values_from_call(touch.call_id)
             values.pop("call_id")
             if values:

@@ -3,6 +3,7 @@ from collections import defaultdict
 
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError, ValidationError
+from odoo.tools import SQL
 
 EXTENSION_PATTERN = re.compile(r"^[0-9]{2,8}$")
 PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
@@ -101,25 +102,35 @@ class ResUsers(models.Model):
 
     @api.model
     def _pbx_users_by_extension(self, extensions, company):
-        """{extension: [user ids]} for active PBX users of ``company``."""
-        extensions = [ext for ext in extensions if ext]
+        """{extension: [user ids]} for active PBX users of ``company``.
+
+        One statement: every event a PBX sends asks it. The group link table
+        holds implied groups too, so a PBX Manager is found as a PBX User.
+        """
+        extensions = sorted({ext for ext in extensions if ext})
         if not extensions:
             return {}
-        users = (
-            self.sudo()
-            .with_context(active_test=True)
-            .search_fetch(
-                [
-                    ("pbx_extension", "in", extensions),
-                    ("share", "=", False),
-                    ("company_ids", "in", company.ids),
-                    ("groups_id", "in", self.env.ref(PBX_USER_GROUP).id),
-                ],
-                ["pbx_extension"],
-                order="id",
+        self.env["res.users"].flush_model(
+            ["active", "share", "pbx_extension", "company_ids", "groups_id"]
+        )
+        group_id = self.env["ir.model.data"]._xmlid_to_res_id(PBX_USER_GROUP)
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT u.id, u.pbx_extension FROM res_users u
+                WHERE u.active AND NOT u.share AND u.pbx_extension = ANY(%s)
+                  AND EXISTS (SELECT 1 FROM res_company_users_rel cu
+                              WHERE cu.user_id = u.id AND cu.cid = %s)
+                  AND EXISTS (SELECT 1 FROM res_groups_users_rel gu
+                              WHERE gu.uid = u.id AND gu.gid = %s)
+                ORDER BY u.id
+                """,
+                extensions,
+                company.id,
+                group_id,
             )
         )
         result = defaultdict(list)
-        for user in users:
-            result[user.pbx_extension].append(user.id)
+        for user_id, extension in self.env.cr.fetchall():
+            result[extension].append(user_id)
         return dict(result)

@@ -86,11 +86,13 @@ class PbxCall(models.Model):
     # Push: finished calls are queued once, the scheduled action sends them.
     # ------------------------------------------------------------------
 
-    def _after_ingest(self, events):
-        res = super()._after_ingest(events)
+    def _after_ingest(self, events, changed):
+        res = super()._after_ingest(events, changed)
         finished = self.filtered(
-            lambda call: call.state == "done" and call.company_id.callmarker_enabled
+            lambda call: changed.get(call.id) and call.state == "done"
         )
+        finished.company_id.fetch(["callmarker_enabled"])
+        finished = finished.filtered(lambda call: call.company_id.callmarker_enabled)
         if finished:
             self.env["pbx.callmarker.push"]._queue(finished)
         return res
