@@ -8,7 +8,8 @@ at its moment, whatever the earlier ones take), every answer is 200 and the
 95th percentile from a request's moment to its answer is at most 1 s. The
 search climbs with short probes until a rate fails, narrows between the
 last good and the first bad rate, then confirms with full-length runs,
-stepping down until one holds.
+stepping down until one holds and narrowing again between that rate and
+the one that was not held.
 
 Events are a PBX's live traffic (scripts/event_relay.py): ring groups whose
 five phones ring at once, then answered and hangup, and calls to one desk,
@@ -160,13 +161,24 @@ def _search(make_posts, client, start):
             good = middle
         else:
             bad = middle
-    rate = good
+    rate, failed = good, None
     for _step in range(6):  # down to a quarter of the probes' rate
         result = trial(rate, HOLD_SECONDS)
         if result["held"]:
-            return result, trials
-        rate *= 0.8
-    return None, trials
+            break
+        failed, rate = rate, rate * 0.8
+    else:
+        return None, trials
+    # Between the rate held and the one that was not, for the whole period.
+    for _step in range(2):
+        if failed is None or failed / result["rate"] < 1.1:
+            break
+        attempt = trial((result["rate"] + failed) / 2, HOLD_SECONDS)
+        if attempt["held"]:
+            result = attempt
+        else:
+            failed = attempt["rate"]
+    return result, trials
 
 
 def _event_posts(rate, seconds):

@@ -130,11 +130,19 @@ class _IngestLookups:
     def prefetch_users(self, extensions):
         missing = {ext for ext in extensions if ext and ext not in self._users}
         if missing:
-            found = self.env["res.users"]._pbx_users_by_extension(
-                missing, self.connection.company_id
-            )
+            Users = self.env["res.users"]
+            rows = Users._pbx_extension_users(missing, self.connection.company_id)
             for ext in missing:
-                self._users[ext] = found.get(ext, [])
+                self._users[ext] = []
+            for user_id, extension, _partner_id in rows:
+                self._users[extension].append(user_id)
+            # Their partners are where their pop-ups go (pbx.call's
+            # _pbx_popup_notify): cached as a fetch() would.
+            Users.env.cache.insert_missing(
+                Users.browse([row[0] for row in rows]),
+                Users._fields["partner_id"],
+                [row[2] for row in rows],
+            )
 
     def user_ids(self, extension):
         """Ids of the active users of ``extension`` (in the PBX's company)."""
@@ -159,8 +167,9 @@ class PbxCall(models.Model):
         self = self.sudo().with_company(connection.company_id)
         if not events:
             return 0, 0, self.browse()
-        self._lock_external_ids(connection, {event["call_id"] for event in events})
-        fresh = self._claim_event_fingerprints(connection, events)
+        fresh = self._claim_event_fingerprints(
+            connection, events, self._lock_external_ids(connection, events)
+        )
         duplicates = len(events) - len(fresh)
         if not fresh:
             return 0, duplicates, self.browse()
@@ -171,8 +180,9 @@ class PbxCall(models.Model):
         calls._after_ingest(fresh, changed)
         return len(fresh), duplicates, calls
 
-    def _lock_external_ids(self, connection, external_ids):
-        """Wait until no other transaction is writing these calls of ``connection``.
+    def _lock_external_ids(self, connection, events):
+        """The statement that waits until no other transaction is writing the
+        calls of ``events`` (of ``connection``).
 
         Every writer of calls takes these transaction-level advisory locks
         first, in one order (so two batches cannot deadlock on them): events of
@@ -182,24 +192,28 @@ class PbxCall(models.Model):
         with a serialization failure, and the transaction is replayed in a
         fresh snapshot (see controllers/events.py).
         """
-        keys = sorted({call_lock_key(connection.id, cid) for cid in external_ids})
-        self.env.cr.execute(
-            SQL("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", keys)
+        keys = sorted({call_lock_key(connection.id, e["call_id"]) for e in events})
+        return SQL(
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", keys
         )
 
-    def _claim_event_fingerprints(self, connection, events):
-        """Events not seen before (also within the batch), recorded as seen."""
+    def _claim_event_fingerprints(self, connection, events, lock):
+        """Events not seen before (also within the batch), recorded as seen,
+        once the statement ``lock`` (sent with them, in one round trip) has
+        taken the locks of their calls."""
         unique = {}
         for event in events:
             unique.setdefault(event["fingerprint"], event)
         self.env.cr.execute(
             SQL(
                 """
+                %s;
                 INSERT INTO pbx_event_receipt (connection_id, fingerprint, received_at)
                 SELECT %s, fp, %s FROM unnest(%s::varchar[]) fp
                 ON CONFLICT (connection_id, fingerprint) DO NOTHING
                 RETURNING fingerprint
                 """,
+                lock,
                 connection.id,
                 fields.Datetime.now(),
                 list(unique),
@@ -293,12 +307,14 @@ class PbxCall(models.Model):
         )
         names = ["id", "external_id", *_ROW_FIELDS, *_RELATIONS]
         rows = self.env.cr.fetchall()
-        self.invalidate_model()
+        self.invalidate_model(flush=False)  # flushed above
         # What was read is cached as a fetch() would, for the hooks after
         # ingestion (_after_ingest) to read without another query.
         calls = self.browse([row[0] for row in rows])
-        for index, name in enumerate(names[1 : 2 + len(_ROW_FIELDS)], start=1):
+        for index, name in enumerate(names[1:], start=1):
             values = [row[index] for row in rows]
+            if name in _RELATIONS:
+                values = [tuple(ids) for ids in values]
             self.env.cache.insert_missing(calls, self._fields[name], values)
         return {row[1]: dict(zip(names, row, strict=True)) for row in rows}
 

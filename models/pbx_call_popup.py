@@ -77,7 +77,9 @@ class PbxCall(models.Model):
             live = bool(types & LIVE_EVENT_TYPES)
             if not live and not (call.start and call.start >= recent):
                 continue
-            listeners = call._pbx_popup_recipients()
+            # The users ingestion found for the extensions that rang: active
+            # PBX users of the call's company (pbx.call._users_for_state).
+            listeners = call.with_context(active_test=False).rang_user_ids.partner_id
             if not listeners:
                 continue
             if call.state == "ringing":

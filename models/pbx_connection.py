@@ -6,8 +6,11 @@ import pytz
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, UserError
+from odoo.tools import SQL
 
 TOKEN_BYTES = 32
+# What pbx.connection._token_owner answers from.
+_TOKEN_OWNER_FIELDS = {"token_hash", "active", "company_id", "country_id"}
 # Where the PBX is reached and how its syncs went: for managers, not for every
 # PBX User who sees a connection's name on a call.
 MANAGERS = "clinic_pbx.clinic_pbx_group_manager"
@@ -127,7 +130,18 @@ class PbxConnection(models.Model):
                 raise AccessError(
                     _("You can only move a PBX connection to one of your companies.")
                 )
+        if _TOKEN_OWNER_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()  # _token_owner
         return super().write(vals)
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()  # _token_owner
+        return super().create(vals_list)
+
+    def unlink(self):
+        self.env.registry.clear_cache()  # _token_owner
+        return super().unlink()
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_calls(self):
@@ -186,19 +200,36 @@ class PbxConnection(models.Model):
         """The active connection whose API token is ``token``, or an empty set."""
         if not isinstance(token, str) or not 20 <= len(token) <= 200:
             return self.browse()
-        digest = hash_token(token)
-        connection = (
-            self.sudo()
-            .with_context(active_test=True)
-            .search_fetch(
-                [("token_hash", "=", digest)],
-                ["token_hash", "company_id", "country_id"],
-                limit=1,
+        found = self._token_owner(hash_token(token))
+        if not found:
+            return self.browse()
+        connection_id, company_id, country_id = found
+        connection = self.sudo().browse(connection_id)
+        # Cached as a fetch() would: every event reads them.
+        cache = self.env.cache
+        cache.insert_missing(connection, self._fields["company_id"], [company_id])
+        cache.insert_missing(connection, self._fields["country_id"], [country_id])
+        return connection
+
+    @api.model
+    @tools.ormcache("digest")
+    def _token_owner(self, digest):
+        """(id, company id, country id) of the active connection whose token
+        hash is ``digest``, or None; asked by every Event API request, so kept
+        per worker until a connection's token, activity or place changes."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id, token_hash, company_id, country_id FROM pbx_connection
+                WHERE active AND token_hash = %s ORDER BY id LIMIT 1
+                """,
+                digest,
             )
         )
-        if connection and hmac.compare_digest(connection.token_hash, digest):
-            return connection
-        return self.browse()
+        row = self.env.cr.fetchone()
+        if row and hmac.compare_digest(row[1], digest):
+            return row[0], row[2], row[3]
+        return None
 
     # ------------------------------------------------------------------
     # Sync health

@@ -1,7 +1,7 @@
 import re
 from collections import defaultdict
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, models, tools
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tools import SQL
 
@@ -9,6 +9,34 @@ EXTENSION_PATTERN = re.compile(r"^[0-9]{2,8}$")
 PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
 PBX_MANAGER_GROUP = "clinic_pbx.clinic_pbx_group_manager"
 USER_ADMIN_GROUP = "base.group_erp_manager"
+# What res.users._pbx_extension_users answers from.
+_EXTENSION_USER_FIELDS = {
+    "active",
+    "share",
+    "pbx_extension",
+    "company_ids",
+    "groups_id",
+    "partner_id",
+}
+
+
+class ResGroups(models.Model):
+    _inherit = "res.groups"
+
+    # Membership decides who is a PBX user (res.users._pbx_extension_users).
+    @api.model_create_multi
+    def create(self, vals_list):
+        self.env.registry.clear_cache()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "users" in vals or "implied_ids" in vals:
+            self.env.registry.clear_cache()
+        return super().write(vals)
+
+    def unlink(self):
+        self.env.registry.clear_cache()
+        return super().unlink()
 
 
 class ResUsers(models.Model):
@@ -47,9 +75,16 @@ class ResUsers(models.Model):
                 vals["pbx_extension"] = vals["pbx_extension"].strip()
         if any(vals.get("pbx_extension") for vals in vals_list):
             self.browse()._pbx_check_extension_rights()
+        self.env.registry.clear_cache()  # _pbx_extension_users_cached
         return super().create(vals_list)
 
+    def unlink(self):
+        self.env.registry.clear_cache()  # _pbx_extension_users_cached
+        return super().unlink()
+
     def write(self, vals):
+        if _EXTENSION_USER_FIELDS.intersection(vals):
+            self.env.registry.clear_cache()  # _pbx_extension_users_cached
         if "pbx_extension" not in vals:
             return super().write(vals)
         if vals["pbx_extension"]:
@@ -102,22 +137,39 @@ class ResUsers(models.Model):
 
     @api.model
     def _pbx_users_by_extension(self, extensions, company):
-        """{extension: [user ids]} for active PBX users of ``company``.
+        """{extension: [user ids]} for active PBX users of ``company``."""
+        result = defaultdict(list)
+        for user_id, extension, _partner_id in self._pbx_extension_users(
+            extensions, company
+        ):
+            result[extension].append(user_id)
+        return dict(result)
 
-        One statement: every event a PBX sends asks it. The group link table
-        holds implied groups too, so a PBX Manager is found as a PBX User.
+    @api.model
+    def _pbx_extension_users(self, extensions, company):
+        """[(user id, extension, partner id)] of the active PBX users of
+        ``company`` whose extension is one of ``extensions``, by user id.
+
+        Every event a PBX sends asks it: the answer is kept per worker until
+        a user's extension, activity, companies or groups change.
         """
-        extensions = sorted({ext for ext in extensions if ext})
+        extensions = tuple(sorted({ext for ext in extensions if ext}))
         if not extensions:
-            return {}
-        self.env["res.users"].flush_model(
-            ["active", "share", "pbx_extension", "company_ids", "groups_id"]
-        )
+            return []
+        return list(self._pbx_extension_users_cached(extensions, company.id))
+
+    @api.model
+    @tools.ormcache("extensions", "company_id")
+    def _pbx_extension_users_cached(self, extensions, company_id):
+        # One statement. The group link table holds implied groups too, so a
+        # PBX Manager is found as a PBX User.
+        # A change still in memory has emptied the cache (write() above).
+        self.env["res.users"].flush_model(sorted(_EXTENSION_USER_FIELDS))
         group_id = self.env["ir.model.data"]._xmlid_to_res_id(PBX_USER_GROUP)
         self.env.cr.execute(
             SQL(
                 """
-                SELECT u.id, u.pbx_extension FROM res_users u
+                SELECT u.id, u.pbx_extension, u.partner_id FROM res_users u
                 WHERE u.active AND NOT u.share AND u.pbx_extension = ANY(%s)
                   AND EXISTS (SELECT 1 FROM res_company_users_rel cu
                               WHERE cu.user_id = u.id AND cu.cid = %s)
@@ -125,12 +177,9 @@ class ResUsers(models.Model):
                               WHERE gu.uid = u.id AND gu.gid = %s)
                 ORDER BY u.id
                 """,
-                extensions,
-                company.id,
+                list(extensions),
+                company_id,
                 group_id,
             )
         )
-        result = defaultdict(list)
-        for user_id, extension in self.env.cr.fetchall():
-            result[extension].append(user_id)
-        return dict(result)
+        return tuple(self.env.cr.fetchall())

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
@@ -260,6 +260,24 @@ class TestCallPopupNotifications(PopupCase):
         self.ingest(ringing("c1"))
         self.assertEqual(
             set(self.sent()["pbx.call/ring"]), self.partners(self.a, self.b)
+        )
+
+    def test_who_gets_the_next_call_follows_changes_to_users_at_once(self):
+        self.ingest(ringing("c1"))
+        self.assertEqual(
+            set(self.sent()["pbx.call/ring"]), self.partners(self.a, self.b, self.c)
+        )
+        # Between two calls: Clara is archived, Boris leaves the PBX group,
+        # Fedor joins it, Anna moves to another desk, Elena to reception.
+        self.c.active = False
+        self.env.ref("clinic_pbx.clinic_pbx_group_user").write(
+            {"users": [Command.unlink(self.b.id), Command.link(self.f.id)]}
+        )
+        self.a.pbx_extension = "102"
+        self.e.pbx_extension = "101"
+        self.ingest(ringing("c2"))
+        self.assertEqual(
+            set(self.sent()["pbx.call/ring"]), self.partners(self.e, self.f)
         )
 
 

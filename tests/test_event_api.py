@@ -99,6 +99,18 @@ class TestEventApi(EventApiMixin, HttpCase):
             self.assertEqual(response.status_code, 401)
         self.assertFalse(self.calls())
 
+    @mute_logger("odoo.addons.clinic_pbx.controllers.events")
+    def test_a_new_token_or_an_archived_pbx_is_refused_at_once(self):
+        self.assertEqual(self.post_events([], self.token).status_code, 200)
+        action = self.connection.action_generate_token()
+        new_token = action["context"]["default_token"]
+        self.assertEqual(self.post_events([], self.token).status_code, 401)
+        self.assertEqual(self.post_events([], new_token).status_code, 200)
+        self.connection.active = False
+        self.assertEqual(self.post_events([], new_token).status_code, 401)
+        self.connection.active = True
+        self.assertEqual(self.post_events([], new_token).status_code, 200)
+
     def test_one_invalid_event_rejects_the_batch(self):
         events = [cdr_event("ok", T0), cdr_event("bad", "yesterday")]
         response = self.post_events(events, self.token)
