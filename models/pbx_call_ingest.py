@@ -393,16 +393,7 @@ class PbxCall(models.Model):
                 for call_id, vals in zip(ids, vals_list, strict=True)
                 for target in vals[name][0][2]
             ]
-            if pairs:
-                cr.execute(
-                    SQL(
-                        "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
-                        SQL.identifier(field.relation),
-                        SQL.identifier(field.column1),
-                        SQL.identifier(field.column2),
-                        SQL(", ").join(pairs),
-                    )
-                )
+            self._insert_links(field, pairs)
         calls = self.browse(ids)
         with self.env.protecting([self._fields[name] for name in computed], calls):
             calls.modified(self._fields, create=True)
@@ -421,6 +412,19 @@ class PbxCall(models.Model):
             self.env.cache.insert_missing(calls, field, values)
         calls._validate_fields(columns)
         return calls
+
+    def _insert_links(self, field, pairs):
+        """Link (call id, target id) ``pairs`` through the many2many ``field``."""
+        if pairs:
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    SQL(", ").join(pairs),
+                )
+            )
 
     def _insert_computed_values(self, vals):
         """{field: value} of the stored computed fields of a new call with
@@ -512,16 +516,7 @@ class PbxCall(models.Model):
                     tuple(removed),
                 )
             )
-        if added:
-            cr.execute(
-                SQL(
-                    "INSERT INTO %s (%s, %s) VALUES %s ON CONFLICT DO NOTHING",
-                    SQL.identifier(field.relation),
-                    SQL.identifier(field.column1),
-                    SQL.identifier(field.column2),
-                    SQL(", ").join(added),
-                )
-            )
+        self._insert_links(field, added)
         calls = self.browse(list(links))
         calls.modified([name])
         self.env.cache.update(
