@@ -94,8 +94,8 @@ class ResCompany(models.Model):
     calltouch_last_result = fields.Char(readonly=True, copy=False, groups=ADMINS)
     calltouch_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
     calltouch_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
-    calltouch_stopped = fields.Boolean(
-        "Calltouch Sync Stopped",
+    calltouch_paused = fields.Boolean(
+        "Calltouch Sync Paused",
         readonly=True,
         copy=False,
         help="Calltouch refused the ID or the token; the scheduled sync waits "
@@ -110,8 +110,8 @@ class ResCompany(models.Model):
     )
 
     def write(self, vals):
-        if CREDENTIALS & set(vals) and "calltouch_stopped" not in vals:
-            vals = dict(vals, calltouch_stopped=False, calltouch_retry_at=False)
+        if CREDENTIALS & set(vals) and "calltouch_paused" not in vals:
+            vals = dict(vals, calltouch_paused=False, calltouch_retry_at=False)
         return super().write(vals)
 
     # ------------------------------------------------------------------
@@ -211,7 +211,7 @@ class ResCompany(models.Model):
                     _("%(what)s: OK, %(count)s today.", what=label, count=count)
                 )
         if worked:
-            self.sudo().write({"calltouch_stopped": False, "calltouch_retry_at": False})
+            self.sudo().write({"calltouch_paused": False, "calltouch_retry_at": False})
         return worked, "\n".join(lines)
 
     # ------------------------------------------------------------------
@@ -221,7 +221,7 @@ class ResCompany(models.Model):
     @api.model
     def _cron_calltouch_sync(self):
         companies = self.sudo().search(
-            [("calltouch_enabled", "=", True), ("calltouch_stopped", "=", False)]
+            [("calltouch_enabled", "=", True), ("calltouch_paused", "=", False)]
         )
         companies._calltouch_sync_companies(commit=self.env.cr.commit)
 
@@ -295,11 +295,11 @@ class ResCompany(models.Model):
         except ServiceAuthError as error:
             company._calltouch_record_error(
                 _(
-                    "Calltouch refused the ID or the Token; the sync is stopped "
+                    "Calltouch refused the ID or the Token; the sync is paused "
                     "until the settings are corrected. %(error)s",
                     error=str(error),
                 ),
-                stop=True,
+                pause=True,
             )
             return False
         except ServiceUnavailable as error:
@@ -360,13 +360,13 @@ class ResCompany(models.Model):
         _logger.info("Calltouch sync of %s: %s", self.name, result)
         return {"calls": call_stats, "requests": request_stats, "skipped": skipped}
 
-    def _calltouch_record_error(self, message, stop=False, retry_at=False):
+    def _calltouch_record_error(self, message, pause=False, retry_at=False):
         _logger.warning("Calltouch sync of %s: %s", self.name, message)
         self.sudo().write(
             {
                 "calltouch_last_error": message,
                 "calltouch_last_error_at": fields.Datetime.now(),
-                "calltouch_stopped": stop or self.sudo().calltouch_stopped,
+                "calltouch_paused": pause or self.sudo().calltouch_paused,
                 "calltouch_retry_at": retry_at,
             }
         )

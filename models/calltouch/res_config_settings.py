@@ -39,7 +39,7 @@ class ResConfigSettings(models.TransientModel):
     calltouch_last_error_at = fields.Datetime(
         related="company_id.calltouch_last_error_at"
     )
-    calltouch_stopped = fields.Boolean(related="company_id.calltouch_stopped")
+    calltouch_paused = fields.Boolean(related="company_id.calltouch_paused")
 
     @api.constrains(
         "calltouch_enabled",

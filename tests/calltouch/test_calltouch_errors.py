@@ -40,31 +40,31 @@ class TestCalltouchErrors(CalltouchCase):
         self.assertEqual(self.company.calltouch_synced_until, self.cursor)
 
     @mute_logger(SYNC_LOGGER)
-    def test_a_refused_token_stops_the_sync_and_says_why(self):
+    def test_a_refused_token_pauses_the_sync_and_says_why(self):
         self.company.calltouch_token = "wrong-token"
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertTrue(self.company.calltouch_stopped)
+        self.assertTrue(self.company.calltouch_paused)
         self.assertIn("refused the ID or the Token", self.company.calltouch_last_error)
         self.assertIn("HTTP 401", self.company.calltouch_last_error)
         self.assertNotIn("wrong-token", self.company.calltouch_last_error)
-        # Stopped: the scheduled run leaves Calltouch alone.
+        # Paused: the scheduled run leaves Calltouch alone.
         asked = len(self.server.log)
         self.env["res.company"]._cron_calltouch_sync()
         self.assertEqual(len(self.server.log), asked)
         # A corrected token is a new attempt.
         self.company.calltouch_token = TOKEN
-        self.assertFalse(self.company.calltouch_stopped)
+        self.assertFalse(self.company.calltouch_paused)
         self.assertTrue(self.sync())
         self.assertEqual(len(self.touches()), 3)
         self.assertFalse(self.company.calltouch_last_error)
 
     @mute_logger(SYNC_LOGGER)
-    def test_a_site_without_rights_is_403_and_stops(self):
+    def test_a_site_without_rights_is_403_and_pauses(self):
         self.company.calltouch_site_id = "99999"
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertTrue(self.company.calltouch_stopped)
+        self.assertTrue(self.company.calltouch_paused)
         self.assertIn("HTTP 403", self.company.calltouch_last_error)
 
     def test_rate_limit_honours_retry_after(self):
@@ -93,7 +93,7 @@ class TestCalltouchErrors(CalltouchCase):
         self.server.fail_next("requests", status=500)
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertFalse(self.company.calltouch_stopped)
+        self.assertFalse(self.company.calltouch_paused)
         self.assertIn("not available", self.company.calltouch_last_error)
         self.assertIn("HTTP 500", self.company.calltouch_last_error)
         self.assertTrue(self.sync(now=NOW + timedelta(minutes=5)))
@@ -127,7 +127,7 @@ class TestCalltouchErrors(CalltouchCase):
         self.assertIn("Calls diary 25/01/2026-25/01/2026, page 1", error)
         self.assertIn("server error (HTTP 502)", error)
         self.assertFalse(company.calltouch_last_success_at)
-        self.assertFalse(company.calltouch_stopped)
+        self.assertFalse(company.calltouch_paused)
         first_error_at = company.calltouch_last_error_at
         self.assertTrue(first_error_at)
 
