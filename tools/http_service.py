@@ -55,6 +55,15 @@ def redact_url(url, secrets=()):
     return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(hidden)))
 
 
+def is_http_url(value):
+    """Whether ``value`` is an http:// or https:// URL that names a server."""
+    try:
+        parts = urllib.parse.urlsplit(value or "")
+        return parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return False
+
+
 def _retry_after_seconds(response):
     value = response.headers.get("Retry-After", "")
     try:
