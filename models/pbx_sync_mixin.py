@@ -17,6 +17,8 @@ mixin then gives every sync, by its name:
   committed on its own: ``_pbx_sync_due(name)``, ``_pbx_sync_each(run)``;
 - what keeps the settings from working, as sentences
   (``_pbx_settings_problems``), and the check when they are saved;
+- how long its web service client waits: the client's own ``timeout``, or
+  the system parameter ``clinic_pbx.<name>_timeout`` (``_pbx_sync_timeout``);
 - the notifications of the Test connection and Sync now buttons.
 
 A new integration declares its ``PbxSync`` and its fields, and writes only
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
-from ..tools.http_service import is_http_url
+from ..tools.http_service import Timeout, is_http_url
 from ..tools.sync_lock import lock_namespace, try_sync_lock
 
 _logger = logging.getLogger(__name__)
@@ -172,6 +174,22 @@ class PbxSyncMixin(models.AbstractModel):
     # ------------------------------------------------------------------
     # Settings
     # ------------------------------------------------------------------
+
+    @api.model
+    def _pbx_sync_timeout(self, name):
+        """How long the client of the sync ``name`` waits: the ``Timeout`` of
+        the system parameter ``clinic_pbx.<name>_timeout`` (``30``: seconds
+        to connect and for each read; ``5,30``: to connect, for each read),
+        or None for the client's own."""
+        key = f"clinic_pbx.{name}_timeout"
+        value = self.env["ir.config_parameter"].sudo().get_param(key)
+        if not value:
+            return None
+        try:
+            return Timeout.parse(value)
+        except ValueError as error:
+            self._pbx_sync(name).logger.warning("%s ignored: %s", key, error)
+            return None
 
     def _pbx_settings_problems(self, *, required=None, urls=None, minutes=None):
         """What keeps these settings of the record from working, as sentences.

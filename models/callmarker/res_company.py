@@ -1,8 +1,6 @@
 import logging
 from datetime import timedelta
 
-import requests
-
 from odoo import _, api, fields, models
 
 from ...tools import callmarker_adapter as adapter
@@ -132,15 +130,15 @@ class ResCompany(models.Model):
             minutes={"callmarker_time_lag": (_("Time Lag"), MAX_TIME_LAG)},
         )
 
-    def _callmarker_config(self):
+    def _callmarker_client(self):
         self.ensure_one()
         company = self.sudo()
-        return adapter.CallmarkerConfig(
-            call_data_url=company.callmarker_call_data_url.strip(),
-            request_data_url=company.callmarker_request_data_url.strip(),
-            integration_id=company.callmarker_integration_id.strip(),
-            token=company.callmarker_token.strip(),
-            timeout=adapter.TIMEOUT,
+        return adapter.CallmarkerClient(
+            company.callmarker_call_data_url,
+            company.callmarker_request_data_url,
+            company.callmarker_integration_id,
+            company.callmarker_token,
+            timeout=company._pbx_sync_timeout("callmarker"),
         )
 
     # ------------------------------------------------------------------
@@ -194,11 +192,11 @@ class ResCompany(models.Model):
             return None
 
     def _callmarker_push_and_pull(self, commit):
-        config = self._callmarker_config()
+        client = self._callmarker_client()
         now = fields.Datetime.now()
         errors = []
         try:
-            self.env["pbx.callmarker.push"]._push_due(self, config, now, commit)
+            self.env["pbx.callmarker.push"]._push_due(self, client, now, commit)
         except ServiceAuthError as error:
             self._callmarker_pause(error)
             return False
@@ -208,10 +206,8 @@ class ResCompany(models.Model):
         end = min(now, start + MAX_PULL_WINDOW)
         since = start - timedelta(minutes=self.callmarker_time_lag)
         try:
-            with requests.Session() as session:
-                results, skipped = adapter.fetch_results(
-                    config, since, end, session=session
-                )
+            with client:
+                results, skipped = client.fetch_results(since, end)
         except ServiceAuthError as error:
             self._callmarker_pause(error)
             return False
@@ -270,7 +266,7 @@ class ResCompany(models.Model):
         if problems:
             return False, "\n".join(problems)
         try:
-            adapter.check_connection(self._callmarker_config(), fields.Datetime.now())
+            self._callmarker_client().check_connection(fields.Datetime.now())
         except ServiceError as error:
             return False, _(
                 "Callmarker did not accept the request: %(error)s", error=error

@@ -153,8 +153,9 @@ class ResCompany(models.Model):
             company.calltouch_call_url,
             company.calltouch_request_url,
             company.calltouch_site_id,
-            (company.calltouch_token or "").strip(),
+            company.calltouch_token,
             company.calltouch_timezone,
+            timeout=company._pbx_sync_timeout("calltouch"),
         )
 
     def _calltouch_test_connection(self):

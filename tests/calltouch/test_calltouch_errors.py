@@ -1,6 +1,5 @@
 import logging
 from datetime import timedelta
-from unittest.mock import patch
 
 import requests
 
@@ -8,7 +7,6 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.clinic_pbx.tools import calltouch
 from odoo.addons.clinic_pbx.tools.http_service import ServiceError
 
 from ..fakes.calltouch_server import make_call, make_request
@@ -34,6 +32,14 @@ class TestCalltouchErrors(CalltouchCase):
         self.server.add_call(make_call(3001, T, "79161112233"))
         self.server.add_call(make_call(3002, T, "79162223344"))
         self.server.add_request(make_request(3101, T, "79263334455", "Мария"))
+
+    def wait_at_most(self, seconds):
+        """Calltouch's answers are waited for ``seconds`` (not 20), as a
+        manager sets it (docs/calltouch.md); 10 s is the least Odoo's tests
+        allow (they raise any shorter timeout to 10 s)."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "clinic_pbx.calltouch_timeout", str(seconds)
+        )
 
     def assert_nothing_imported(self):
         self.assertFalse(self.touches())
@@ -105,11 +111,9 @@ class TestCalltouchErrors(CalltouchCase):
 
     @mute_logger(SYNC_LOGGER)
     def test_a_timeout_loses_nothing(self):
-        # calltouch.TIMEOUT is the one timeout setting (20 s); 10 s is the
-        # least Odoo's tests allow (they raise any shorter one to 10 s).
+        self.wait_at_most(10)
         self.server.fail_next("calls", delay=11)
-        with patch.object(calltouch, "TIMEOUT", 10):
-            self.assertFalse(self.sync())
+        self.assertFalse(self.sync())
         self.assert_nothing_imported()
         self.assertIn("no answer in time", self.company.calltouch_last_error)
         self.assertTrue(self.sync())
@@ -133,9 +137,9 @@ class TestCalltouchErrors(CalltouchCase):
 
         # Next run: the diary answers, the requests journal hangs longer than
         # the client waits (see test_a_timeout_loses_nothing).
+        self.wait_at_most(10)
         self.server.fail_next("requests", delay=11)
-        with patch.object(calltouch, "TIMEOUT", 10):
-            self.assertFalse(self.sync(now=NOW + timedelta(minutes=5)))
+        self.assertFalse(self.sync(now=NOW + timedelta(minutes=5)))
         self.assert_nothing_imported()
         error = company.calltouch_last_error
         self.assertIn("Requests journal 01/25/2026: no answer in time", error)
