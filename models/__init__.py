@@ -1,4 +1,5 @@
 from . import pbx_phone_keys_mixin
+from . import pbx_sync_mixin
 from . import pbx_connection
 from . import pbx_event_receipt
 from . import pbx_call

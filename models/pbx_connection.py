@@ -29,7 +29,7 @@ def hash_token(token):
 class PbxConnection(models.Model):
     _name = "pbx.connection"
     _description = "PBX Connection"
-    _inherit = ["mail.thread"]
+    _inherit = ["mail.thread", "pbx.sync.mixin"]
     _order = "sequence, id"
 
     name = fields.Char(required=True, tracking=True)
@@ -230,24 +230,6 @@ class PbxConnection(models.Model):
         if row and hmac.compare_digest(row[1], digest):
             return row[0], row[2], row[3]
         return None
-
-    # ------------------------------------------------------------------
-    # Sync health
-    # ------------------------------------------------------------------
-
-    def _record_success(self, rows):
-        self.sudo().write(
-            {
-                "last_success_at": fields.Datetime.now(),
-                "last_error": False,
-                "rows_imported": self.sudo().rows_imported + rows,
-            }
-        )
-
-    def _record_error(self, message):
-        self.sudo().write(
-            {"last_error": message, "last_error_at": fields.Datetime.now()}
-        )
 
     def action_view_calls(self):
         self.ensure_one()

@@ -26,6 +26,7 @@ from . import test_pbx_touch
 from . import test_public_methods
 from . import test_recording
 from . import test_security_doc
+from . import test_service_client
 from . import test_sync_concurrency
 from . import test_touch_tour
 from . import test_translations

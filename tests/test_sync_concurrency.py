@@ -269,7 +269,7 @@ CALLTOUCH_FIELDS = (
     "calltouch_last_result",
     "calltouch_last_error",
     "calltouch_last_error_at",
-    "calltouch_stopped",
+    "calltouch_paused",
     "calltouch_retry_at",
 )
 
@@ -327,7 +327,7 @@ class TestCalltouchSyncOnTwoNodes(TwoNodesCase):
                 {
                     "calltouch_synced_until": now - timedelta(hours=1),
                     "calltouch_last_error": False,
-                    "calltouch_stopped": False,
+                    "calltouch_paused": False,
                     "calltouch_retry_at": False,
                 }
             )

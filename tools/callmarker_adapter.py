@@ -4,16 +4,17 @@ No public Callmarker API exists, so clinic_pbx defines the contract documented
 in ``docs/callmarker.md`` ("Callmarker adapter v1"). Everything outside this
 module works with neutral data:
 
-- a *call* handed to ``push_call`` is a plain dict (see ``CALL_KEYS``) built by
-  ``pbx.call._callmarker_call_data``;
-- results come back from ``fetch_results`` as ``AnalysisResult`` objects,
-  plus the reasons why malformed results were skipped.
+- a *call* handed to ``CallmarkerClient.push_call`` is a plain dict (see
+  ``CALL_KEYS``) built by ``pbx.call._callmarker_call_data``;
+- results come back from ``CallmarkerClient.fetch_results`` as
+  ``AnalysisResult`` objects, plus the reasons why malformed results were
+  skipped.
 
 A clinic whose contract differs replaces the bodies of ``push_call``,
 ``fetch_results`` and ``check_connection`` (and the parsing helpers below)
-and nothing else. All HTTP goes through ``http_service.request_json``, which
-maps failures to ``ServiceAuthError`` (401/403), ``ServiceUnavailable``
-(429, 5xx, timeouts) and ``ServiceError``.
+and nothing else. The client is a ``http_service.ServiceClient``: its
+requests map failures to ``ServiceAuthError`` (401/403),
+``ServiceUnavailable`` (429, 5xx, timeouts) and ``ServiceError``.
 
 Plain Python, no ORM.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from .call_events import parse_time
-from .http_service import ServiceError, request_json
+from .http_service import ServiceClient, ServiceError
 
 PROTOCOL = "callmarker-adapter/1"
 MAX_PAGES = 200
@@ -34,9 +35,6 @@ MAX_SUMMARY = 20000
 TOKEN_HEADER = "Authorization"
 INTEGRATION_HEADER = "X-Callmarker-Integration"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-# Seconds to connect, and to wait for each read of an answer. One number, the
-# one setting of how long Callmarker may keep a run waiting (tests lower it).
-TIMEOUT = 30
 
 # Keys of the neutral call dict given to push_call.
 CALL_KEYS = (
@@ -59,17 +57,6 @@ CALL_KEYS = (
     "recording_url",
     "recording_expires_at",
 )
-
-
-@dataclass(frozen=True)
-class CallmarkerConfig:
-    """The five settings of a company's Callmarker block (lag is not needed here)."""
-
-    call_data_url: str
-    request_data_url: str
-    integration_id: str
-    token: str
-    timeout: float = TIMEOUT
 
 
 @dataclass
@@ -98,17 +85,6 @@ class MalformedResult(ValueError):
 # ----------------------------------------------------------------------------
 
 
-def _headers(config, extra=None):
-    headers = {
-        TOKEN_HEADER: f"Bearer {config.token}",
-        INTEGRATION_HEADER: config.integration_id,
-        "Accept": "application/json",
-        "User-Agent": "clinic_pbx (Odoo) " + PROTOCOL,
-    }
-    headers.update(extra or {})
-    return headers
-
-
 def _iso(moment):
     """Naive UTC datetime -> ``2026-11-05T06:17:30Z`` (None stays None)."""
     if not moment:
@@ -116,7 +92,7 @@ def _iso(moment):
     return moment.replace(microsecond=0).isoformat() + "Z"
 
 
-def push_body(config, call, idempotency_key):
+def push_body(integration_id, call, idempotency_key):
     """The JSON body sent to the Request Data URL for one finished call."""
     recording = None
     if call.get("recording_url"):
@@ -125,7 +101,7 @@ def push_body(config, call, idempotency_key):
             "expires_at": _iso(call.get("recording_expires_at")),
         }
     return {
-        "integration_id": config.integration_id,
+        "integration_id": integration_id,
         "idempotency_key": idempotency_key,
         "call": {
             "id": str(call["id"]),
@@ -149,82 +125,99 @@ def push_body(config, call, idempotency_key):
     }
 
 
-def push_call(config, call, idempotency_key, session=None):
-    """Send one finished call; returns the service's status ("accepted"...).
-
-    The idempotency key is the same on every attempt for a call, so a service
-    that already has the call answers "duplicate" instead of storing it twice.
-    ``session`` (a ``requests.Session``) reuses one connection for a batch.
-    """
-    answer = request_json(
-        "POST",
-        config.request_data_url,
-        json=push_body(config, call, idempotency_key),
-        headers=_headers(config, {IDEMPOTENCY_HEADER: idempotency_key}),
-        secrets=(TOKEN_HEADER,),
-        timeout=config.timeout,
-        session=session,
-    )
-    if isinstance(answer, dict) and isinstance(answer.get("status"), str):
-        return answer["status"]
-    return "accepted"
-
-
-def results_params(config, date_from, date_to, page):
+def results_params(integration_id, date_from, date_to, page):
     return {
-        "integration_id": config.integration_id,
+        "integration_id": integration_id,
         "from": _iso(date_from),
         "to": _iso(date_to),
         "page": page,
     }
 
 
-def fetch_results(config, date_from, date_to, session=None):
-    """Results analysed in [date_from, date_to] (naive UTC), all pages.
+class CallmarkerClient(ServiceClient):
+    """Sends calls to one clinic's Callmarker and fetches their analyses.
 
-    Returns ``(results, skipped)``: the usable ``AnalysisResult`` objects and
-    ``(call id or position, reason)`` for each result that was skipped.
-    Raises a ``ServiceError`` when the answer as a whole is unusable.
+    Used as a context manager (``with client:``), one connection serves a
+    whole batch of calls or pages of results.
     """
-    results, skipped = [], []
-    page = 1
-    for _round in range(MAX_PAGES):
-        answer = request_json(
-            "GET",
-            config.call_data_url,
-            params=results_params(config, date_from, date_to, page),
-            headers=_headers(config),
-            secrets=(TOKEN_HEADER,),
-            timeout=config.timeout,
-            session=session,
+
+    service = "Callmarker"
+    token_header = TOKEN_HEADER
+    headers = {
+        "Accept": "application/json",
+        "User-Agent": "clinic_pbx (Odoo) " + PROTOCOL,
+    }
+
+    def __init__(self, call_data_url, request_data_url, integration_id, token, **kw):
+        super().__init__(token=token, **kw)
+        self.call_data_url = (call_data_url or "").strip()
+        self.request_data_url = (request_data_url or "").strip()
+        self.integration_id = (integration_id or "").strip()
+
+    def _auth_headers(self):
+        return dict(
+            super()._auth_headers(), **{INTEGRATION_HEADER: self.integration_id}
         )
-        items, next_page = _page_items(answer)
-        for position, raw in enumerate(items):
-            try:
-                results.append(parse_result(raw))
-            except MalformedResult as error:
-                ref = raw.get("call_id") if isinstance(raw, dict) else None
-                skipped.append((str(ref or f"page {page} #{position + 1}"), str(error)))
-        if not next_page:
-            return results, skipped
-        if not isinstance(next_page, int) or next_page <= page:
-            raise ServiceError(f"Callmarker gave an invalid next_page: {next_page!r}")
-        page = next_page
-    raise ServiceError(f"Callmarker answered more than {MAX_PAGES} pages of results")
 
+    def push_call(self, call, idempotency_key):
+        """Send one finished call; returns the service's status ("accepted"...).
 
-def check_connection(config, now):
-    """Ask for the results of an empty window: proves URL, ID and token work."""
-    answer = request_json(
-        "GET",
-        config.call_data_url,
-        params=results_params(config, now, now, 1),
-        headers=_headers(config),
-        secrets=(TOKEN_HEADER,),
-        timeout=config.timeout,
-    )
-    _page_items(answer)
-    return True
+        The idempotency key is the same on every attempt for a call, so a
+        service that already has the call answers "duplicate" instead of
+        storing it twice.
+        """
+        answer = self._request(
+            "POST",
+            self.request_data_url,
+            json=push_body(self.integration_id, call, idempotency_key),
+            headers={IDEMPOTENCY_HEADER: idempotency_key},
+        )
+        if isinstance(answer, dict) and isinstance(answer.get("status"), str):
+            return answer["status"]
+        return "accepted"
+
+    def fetch_results(self, date_from, date_to):
+        """Results analysed in [date_from, date_to] (naive UTC), all pages.
+
+        Returns ``(results, skipped)``: the usable ``AnalysisResult`` objects
+        and ``(call id or position, reason)`` for each result that was
+        skipped. Raises a ``ServiceError`` when the answer as a whole is
+        unusable.
+        """
+        results, skipped = [], []
+        page = 1
+        for _round in range(MAX_PAGES):
+            answer = self._get(
+                self.call_data_url,
+                results_params(self.integration_id, date_from, date_to, page),
+            )
+            items, next_page = _page_items(answer)
+            for position, raw in enumerate(items):
+                try:
+                    results.append(parse_result(raw))
+                except MalformedResult as error:
+                    ref = raw.get("call_id") if isinstance(raw, dict) else None
+                    skipped.append(
+                        (str(ref or f"page {page} #{position + 1}"), str(error))
+                    )
+            if not next_page:
+                return results, skipped
+            if not isinstance(next_page, int) or next_page <= page:
+                raise ServiceError(
+                    f"Callmarker gave an invalid next_page: {next_page!r}"
+                )
+            page = next_page
+        raise ServiceError(
+            f"Callmarker answered more than {MAX_PAGES} pages of results"
+        )
+
+    def check_connection(self, now):
+        """Ask for the results of an empty window: proves URL, ID and token work."""
+        answer = self._get(
+            self.call_data_url, results_params(self.integration_id, now, now, 1)
+        )
+        _page_items(answer)
+        return True
 
 
 # ----------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 """Calltouch's wire format, kept in one place.
 
-Plain Python, no ORM. ``CalltouchClient`` reads the calls diary and the
-requests (web leads) journal through ``http_service.request_json`` and hands
-back plain dicts made by ``parse_call`` / ``parse_request``. What the API
-looks like (see docs/calltouch.md):
+Plain Python, no ORM. ``CalltouchClient`` (a ``http_service.ServiceClient``)
+reads the calls diary and the requests (web leads) journal and hands back
+plain dicts made by ``parse_call`` / ``parse_request``. What the API looks
+like (see docs/calltouch.md):
 
 - calls diary: ``GET {call_url}?clientApiId&dateFrom&dateTo&page&limit``,
   dates **dd/mm/yyyy**, ``{siteId}`` in the path, pages of at most 1,000;
@@ -25,7 +25,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytz
 
-from .http_service import ServiceError, request_json
+from .http_service import ServiceClient, ServiceError, Timeout
 
 _logger = logging.getLogger(__name__)
 
@@ -39,9 +39,6 @@ PAGE_SIZE = 1000  # the largest page Calltouch serves
 CALLS_MAX_DAYS = 90  # longest dateFrom..dateTo range asked in one go
 MAX_PAGES = 1000  # a safety stop against a server that never says "last page"
 MIN_INTERVAL = 0.2  # seconds between requests: Calltouch allows 5 per second
-# Seconds to connect and to wait for each read. A single number: Odoo's test
-# harness compares the timeouts of outbound requests with a number.
-TIMEOUT = 20
 
 CALLS_DATE = "%d/%m/%Y"
 REQUESTS_DATE = "%m/%d/%Y"
@@ -312,9 +309,8 @@ def day_ranges(days, size=CALLS_MAX_DAYS):
     return ranges
 
 
-def calls_params(token, first, last, page, limit=PAGE_SIZE, tags=True):
+def calls_params(first, last, page, limit=PAGE_SIZE, tags=True):
     params = {
-        TOKEN_PARAM: token,
         "dateFrom": first.strftime(CALLS_DATE),
         "dateTo": last.strftime(CALLS_DATE),
         "page": page,
@@ -325,9 +321,8 @@ def calls_params(token, first, last, page, limit=PAGE_SIZE, tags=True):
     return params
 
 
-def requests_params(token, site_id, day, time_from, time_to, tags=True):
+def requests_params(site_id, day, time_from, time_to, tags=True):
     params = {
-        TOKEN_PARAM: token,
         "siteId": site_id,
         "dateFrom": day.strftime(REQUESTS_DATE),
         "dateTo": day.strftime(REQUESTS_DATE),
@@ -367,30 +362,14 @@ def page_records(body, page):
 # ----------------------------------------------------------------------------
 
 
-class _TokenFilter(logging.Filter):
-    """Hides ``clientApiId=…`` in what the HTTP library logs at debug level."""
+class CalltouchClient(ServiceClient):
+    """Reads one Calltouch account."""
 
-    pattern = re.compile(r"(clientApiId=)[^&\s\"']+")
-
-    def filter(self, record):
-        message = record.getMessage()
-        if "clientApiId=" in message:
-            record.msg = self.pattern.sub(r"\1***", message)
-            record.args = ()
-        return True
-
-
-def _install_log_filter():
-    logger = logging.getLogger("urllib3.connectionpool")
-    if not any(isinstance(f, _TokenFilter) for f in logger.filters):
-        logger.addFilter(_TokenFilter())
-
-
-_install_log_filter()
-
-
-class CalltouchClient:
-    """Reads one Calltouch account; every request goes through ``request_json``."""
+    service = "Calltouch"
+    # Seconds to connect and to wait for each read of an answer.
+    timeout = Timeout(20, 20)
+    min_interval = MIN_INTERVAL
+    token_param = TOKEN_PARAM
 
     def __init__(
         self,
@@ -404,50 +383,11 @@ class CalltouchClient:
         sleep=time.sleep,
         clock=time.monotonic,
     ):
+        super().__init__(token=token, timeout=timeout, sleep=sleep, clock=clock)
         self.call_url = calls_url(call_url, site_id)
         self.request_url = (request_url or "").strip()
         self.site_id = str(site_id).strip()
-        self.token = token
         self.tz = pytz.timezone(tz_name or DEFAULT_TIMEZONE)
-        self.timeout = timeout or TIMEOUT
-        self.sleep = sleep
-        self.clock = clock
-        self.requests_made = 0
-        self._last_request = None
-
-    def _scrub(self, text):
-        return text.replace(self.token, "***") if self.token else text
-
-    def _get(self, url, params, what=""):
-        """One GET; a failure keeps its class and says ``what`` failed and how.
-
-        The technical message (method and URL with the token hidden) goes to
-        the log; the error itself carries the short reason shown to managers.
-        """
-        if self._last_request is not None:
-            wait = MIN_INTERVAL - (self.clock() - self._last_request)
-            if wait > 0:
-                self.sleep(wait)
-        self._last_request = self.clock()
-        self.requests_made += 1
-        try:
-            return request_json(
-                "GET",
-                url,
-                params=params,
-                secrets=(TOKEN_PARAM,),
-                timeout=self.timeout,
-                sleep=self.sleep,
-            )
-        except ServiceError as error:
-            # The body of an error answer might echo the token back.
-            detail = self._scrub(str(error))
-            _logger.info("Calltouch request failed: %s", detail)
-            reason = detail.split(": ", 1)[1] if detail.startswith("GET ") else detail
-            error.args = (f"{what}: {reason}" if what else reason,)
-            raise
-        finally:
-            self._last_request = self.clock()
 
     def _parse_all(self, raws, parse, what):
         records, skipped = [], []
@@ -474,7 +414,7 @@ class CalltouchClient:
             while True:
                 body = self._get(
                     self.call_url,
-                    calls_params(self.token, first, last, page),
+                    calls_params(first, last, page),
                     f"Calls diary {first:%d/%m/%Y}-{last:%d/%m/%Y}, page {page}",
                 )
                 records, total = page_records(body, page)
@@ -494,7 +434,7 @@ class CalltouchClient:
         for day, time_from, time_to in local_days(start, end, self.tz):
             body = self._get(
                 self.request_url,
-                requests_params(self.token, self.site_id, day, time_from, time_to),
+                requests_params(self.site_id, day, time_from, time_to),
                 f"Requests journal {day:%m/%d/%Y}",
             )
             if not isinstance(body, list):
@@ -510,9 +450,7 @@ class CalltouchClient:
     def probe_calls(self):
         """Number of today's calls, asking the diary for a one-record page."""
         day = self._today()
-        body = self._get(
-            self.call_url, calls_params(self.token, day, day, 1, limit=1, tags=False)
-        )
+        body = self._get(self.call_url, calls_params(day, day, 1, limit=1, tags=False))
         if isinstance(body, dict) and isinstance(body.get("recordsTotal"), int):
             return body["recordsTotal"]
         return len(page_records(body, 1)[0])
@@ -523,7 +461,6 @@ class CalltouchClient:
         body = self._get(
             self.request_url,
             requests_params(
-                self.token,
                 self.site_id,
                 day,
                 datetime.min.time(),

@@ -1,14 +1,25 @@
 """One run at a time of a sync, across Odoo workers and nodes on one database.
 
 The FreePBX CDR sync (per connection), the Calltouch sync and the Callmarker
-sync (per company) each take ``try_sync_lock`` before they read their cursor.
-It is a PostgreSQL advisory lock held until the transaction ends, so a worker
-that dies releases it with its connection.
+sync (per company) each take ``try_sync_lock`` before they read their cursor
+(through ``pbx.sync.mixin._pbx_sync_lock``). It is a PostgreSQL advisory
+lock held until the transaction ends, so a worker that dies releases it with
+its connection. A sync's locks are told apart from others' by a namespace
+derived from the sync's name, the key is the record that syncs.
 """
+
+import hashlib
 
 import psycopg2.errors
 
 from odoo.tools import SQL
+
+
+def lock_namespace(name):
+    """The advisory lock namespace of the sync ``name``: a 32-bit number
+    that is the same for the same name in every process and release."""
+    digest = hashlib.blake2b(f"clinic_pbx.{name}".encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class _Probed(Exception):

@@ -2,13 +2,10 @@ import logging
 import secrets
 from datetime import timedelta
 
-import requests
-
 from odoo import _, api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
-from ...tools import callmarker_adapter as adapter
 from ...tools.http_service import ServiceAuthError, ServiceError, ServiceUnavailable
 from .pbx_call import RECORDING_LINK_TTL
 
@@ -133,7 +130,7 @@ class PbxCallmarkerPush(models.Model):
         return True
 
     @api.model
-    def _push_due(self, company, config, now, commit=None):
+    def _push_due(self, company, client, now, commit=None):
         """Send the company's due calls. Returns the number sent.
 
         Raises ServiceAuthError (stop: credentials refused) and
@@ -145,10 +142,10 @@ class PbxCallmarkerPush(models.Model):
         rows = Push.search(self._due_domain(company, now), order="id", limit=PUSH_BATCH)
         if not rows:
             return 0
-        with requests.Session() as session:
-            return rows._push(config, now, commit, session)
+        with client:
+            return rows._push(client, now, commit)
 
-    def _push(self, config, now, commit, session):
+    def _push(self, client, now, commit):
         sent = 0
         expires_at = now + RECORDING_LINK_TTL
         for index, row in enumerate(self, 1):
@@ -160,9 +157,7 @@ class PbxCallmarkerPush(models.Model):
                 continue
             data = row.call_id._callmarker_call_data(expires_at, row._link_nonce())
             try:
-                status = adapter.push_call(
-                    config, data, row.idempotency_key, session=session
-                )
+                status = client.push_call(data, row.idempotency_key)
             except ServiceAuthError:
                 raise
             except ServiceUnavailable as error:

@@ -1,14 +1,11 @@
 import logging
-import urllib.parse
 from datetime import timedelta
-
-import requests
 
 from odoo import _, api, fields, models
 
 from ...tools import callmarker_adapter as adapter
 from ...tools.http_service import ServiceAuthError, ServiceError
-from ...tools.sync_lock import try_sync_lock
+from ..pbx_sync_mixin import PbxSync
 
 _logger = logging.getLogger(__name__)
 
@@ -22,17 +19,22 @@ MAX_SKIPPED_SHOWN = 20
 # users read their company's other fields). The low-score threshold stays
 # readable: the Call Log's Low Score filter uses it.
 ADMINS = "base.group_system"
-# Lock namespace (tools/sync_lock.py, key: company id): one sync per company
-# at a time, whether the scheduled action or Send and fetch now, on any node.
-LOCK_NAMESPACE = 0x434D4B52
-# Settings whose change may fix refused credentials: changing one resumes a
-# paused synchronisation.
-CONFIG_FIELDS = (
-    "callmarker_enabled",
-    "callmarker_call_data_url",
-    "callmarker_request_data_url",
-    "callmarker_integration_id",
-    "callmarker_token",
+# One sync per company at a time, whether the scheduled action or Send and
+# fetch now, on any node; changing one of the credentials resumes a paused
+# synchronisation.
+SYNC = PbxSync(
+    "callmarker",
+    "Callmarker",
+    prefix="callmarker_",
+    credentials=(
+        "callmarker_enabled",
+        "callmarker_call_data_url",
+        "callmarker_request_data_url",
+        "callmarker_integration_id",
+        "callmarker_token",
+    ),
+    problems="_callmarker_config_problems",
+    logger=_logger,
 )
 
 
@@ -40,16 +42,9 @@ class _LockLost(Exception):
     """Another run took the company's sync lock while this one committed."""
 
 
-def _is_http_url(value):
-    try:
-        parts = urllib.parse.urlsplit(value or "")
-        return parts.scheme in ("http", "https") and bool(parts.hostname)
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        return False
-
-
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _name = "res.company"
+    _inherit = ["res.company", "pbx.sync.mixin"]
 
     callmarker_enabled = fields.Boolean(
         "Enable Callmarker Service",
@@ -113,13 +108,8 @@ class ResCompany(models.Model):
         groups=ADMINS,
     )
 
-    def write(self, vals):
-        if (
-            any(name in vals for name in CONFIG_FIELDS)
-            and "callmarker_paused" not in vals
-        ):
-            vals = dict(vals, callmarker_paused=False)
-        return super().write(vals)
+    def _pbx_syncs(self):
+        return dict(super()._pbx_syncs(), callmarker=SYNC)
 
     # ------------------------------------------------------------------
     # Settings
@@ -128,63 +118,28 @@ class ResCompany(models.Model):
     def _callmarker_config_problems(self):
         """What keeps these settings from working, as sentences (empty: fine)."""
         self.ensure_one()
-        company = self.sudo()
-        labels = {
+        urls = {
             "callmarker_call_data_url": _("Call Data URL"),
             "callmarker_request_data_url": _("Request Data URL"),
-            "callmarker_integration_id": _("ID"),
-            "callmarker_token": _("Token"),
         }
-        problems = []
-        missing = [
-            label for name, label in labels.items() if not (company[name] or "").strip()
-        ]
-        if missing:
-            problems.append(
-                _(
-                    "Callmarker needs %(fields)s when the service is enabled.",
-                    fields=", ".join(missing),
-                )
-            )
-        for name in ("callmarker_call_data_url", "callmarker_request_data_url"):
-            value = (company[name] or "").strip()
-            if value and not _is_http_url(value):
-                problems.append(
-                    _(
-                        "The Callmarker %(field)s must start with http:// or "
-                        "https:// and name a server.",
-                        field=labels[name],
-                    )
-                )
-        if not 0 <= company.callmarker_time_lag <= MAX_TIME_LAG:
-            problems.append(
-                _(
-                    "The Callmarker Time Lag must be between 0 and %(max)s minutes.",
-                    max=MAX_TIME_LAG,
-                )
-            )
-        return problems
-
-    def _callmarker_config(self):
-        self.ensure_one()
-        company = self.sudo()
-        return adapter.CallmarkerConfig(
-            call_data_url=company.callmarker_call_data_url.strip(),
-            request_data_url=company.callmarker_request_data_url.strip(),
-            integration_id=company.callmarker_integration_id.strip(),
-            token=company.callmarker_token.strip(),
-            timeout=adapter.TIMEOUT,
+        return self._pbx_settings_problems(
+            required=dict(
+                urls, callmarker_integration_id=_("ID"), callmarker_token=_("Token")
+            ),
+            urls=urls,
+            minutes={"callmarker_time_lag": (_("Time Lag"), MAX_TIME_LAG)},
         )
 
-    def _callmarker_record_error(self, message, pause=False):
-        values = {
-            "callmarker_last_error": message,
-            "callmarker_last_error_at": fields.Datetime.now(),
-        }
-        if pause:
-            values["callmarker_paused"] = True
-        self.sudo().write(values)
-        _logger.warning("Callmarker (company %s): %s", self.id, message)
+    def _callmarker_client(self):
+        self.ensure_one()
+        company = self.sudo()
+        return adapter.CallmarkerClient(
+            company.callmarker_call_data_url,
+            company.callmarker_request_data_url,
+            company.callmarker_integration_id,
+            company.callmarker_token,
+            timeout=company._pbx_sync_timeout("callmarker"),
+        )
 
     # ------------------------------------------------------------------
     # Synchronisation
@@ -192,42 +147,33 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_callmarker_sync(self):
-        companies = self.sudo().search(
-            [("callmarker_enabled", "=", True), ("callmarker_paused", "=", False)]
-        )
+        companies = self._pbx_sync_due("callmarker")
         companies._callmarker_sync(commit=self.env.cr.commit)
 
     def _callmarker_sync(self, commit=None):
-        """Send the finished calls, then fetch the results, for each company.
+        """Send the finished calls, then fetch the results, for each company
+        whose service is on and not paused.
 
         ``commit`` (the cron passes the cursor's commit) is called as calls
         are sent and after each company, so what was sent stays recorded
-        whatever happens later in the run. Returns the companies left alone
-        because another sync of theirs was running (or had just run).
+        whatever happens later in the run.
         """
-        busy = self.browse()
-        for company in self.sudo():
-            if not company.callmarker_enabled or company.callmarker_paused:
-                continue
-            if company._callmarker_sync_one(commit) is None:
-                busy |= company
-            if commit:
-                commit()
-        return busy
+        self.sudo()._pbx_sync_each(
+            lambda company: company._callmarker_sync_one(commit), commit
+        )
 
-    def _callmarker_lock(self):
-        return try_sync_lock(self.env.cr, LOCK_NAMESPACE, self.id, self._table, self.id)
-
-    def _callmarker_sync_one(self, commit):
-        """Sync this company: True when it worked, False when it failed (the
-        reason is the last error) and None when another sync of the company
-        was running or had just run."""
+    def _callmarker_sync_one(self, commit=None):
+        """Sync this company: True when it worked, False when it failed or
+        the service is off or paused (the reason is the last error) and None
+        when another sync of the company was running or had just run."""
         self.ensure_one()
+        if not self.callmarker_enabled or self.callmarker_paused:
+            return False
         problems = self._callmarker_config_problems()
         if problems:
-            self._callmarker_record_error(" ".join(problems))
+            self._pbx_sync_record("callmarker", error="\n".join(problems))
             return False
-        if not self._callmarker_lock():
+        if not self._pbx_sync_lock("callmarker"):
             _logger.info("Callmarker (company %s): a sync is already running", self.id)
             return None
         commit_and_relock = None
@@ -236,7 +182,7 @@ class ResCompany(models.Model):
             # leave the rest of the run to whoever took it in between.
             def commit_and_relock():
                 commit()
-                if not self._callmarker_lock():
+                if not self._pbx_sync_lock("callmarker"):
                     raise _LockLost()
 
         try:
@@ -246,11 +192,11 @@ class ResCompany(models.Model):
             return None
 
     def _callmarker_push_and_pull(self, commit):
-        config = self._callmarker_config()
+        client = self._callmarker_client()
         now = fields.Datetime.now()
         errors = []
         try:
-            self.env["pbx.callmarker.push"]._push_due(self, config, now, commit)
+            self.env["pbx.callmarker.push"]._push_due(self, client, now, commit)
         except ServiceAuthError as error:
             self._callmarker_pause(error)
             return False
@@ -260,10 +206,8 @@ class ResCompany(models.Model):
         end = min(now, start + MAX_PULL_WINDOW)
         since = start - timedelta(minutes=self.callmarker_time_lag)
         try:
-            with requests.Session() as session:
-                results, skipped = adapter.fetch_results(
-                    config, since, end, session=session
-                )
+            with client:
+                results, skipped = client.fetch_results(since, end)
         except ServiceAuthError as error:
             self._callmarker_pause(error)
             return False
@@ -288,15 +232,16 @@ class ResCompany(models.Model):
                     "; ".join(f"{ref}: {reason}" for ref, reason in skipped[:5]),
                 )
         if errors:
-            self._callmarker_record_error("\n".join(errors))
+            self._pbx_sync_record("callmarker", error="\n".join(errors))
             return False
-        self.write({"callmarker_last_success_at": now, "callmarker_last_error": False})
+        self._pbx_sync_record("callmarker")
         return True
 
     def _callmarker_pause(self, error):
         _logger.warning("Callmarker (company %s): %s", self.id, error)
-        self._callmarker_record_error(
-            _(
+        self._pbx_sync_record(
+            "callmarker",
+            error=_(
                 "Callmarker refused the ID or token (HTTP %(status)s). Nothing is "
                 "sent or fetched until the ID, token or URLs are changed or Test "
                 "connection succeeds.",
@@ -315,20 +260,15 @@ class ResCompany(models.Model):
         return "\n".join(lines)
 
     def _callmarker_test_connection(self):
-        """Ask Callmarker for an empty window of results.
-
-        Returns ``(ok, message)``; a success resumes a paused synchronisation
-        and clears the last error, a failure is recorded as the last error.
-        """
+        """Ask Callmarker for an empty window of results: ``(ok, message)``."""
         self.ensure_one()
         problems = self._callmarker_config_problems()
         if problems:
-            return False, " ".join(problems)
+            return False, "\n".join(problems)
         try:
-            adapter.check_connection(self._callmarker_config(), fields.Datetime.now())
+            self._callmarker_client().check_connection(fields.Datetime.now())
         except ServiceError as error:
-            message = _("Callmarker did not accept the request: %(error)s", error=error)
-            self._callmarker_record_error(message)
-            return False, message
-        self.sudo().write({"callmarker_paused": False, "callmarker_last_error": False})
+            return False, _(
+                "Callmarker did not accept the request: %(error)s", error=error
+            )
         return True, _("Callmarker answered: the URL, ID and token work.")

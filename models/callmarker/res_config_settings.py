@@ -1,5 +1,4 @@
 from odoo import _, api, fields, models
-from odoo.exceptions import UserError, ValidationError
 
 
 class ResConfigSettings(models.TransientModel):
@@ -57,41 +56,24 @@ class ResConfigSettings(models.TransientModel):
         "callmarker_time_lag",
     )
     def _check_callmarker_settings(self):
-        for settings in self:
-            if not settings.callmarker_enabled:
-                continue
-            problems = settings.company_id._callmarker_config_problems()
-            if problems:
-                raise ValidationError("\n".join(problems))
+        self.company_id._pbx_sync_check_settings("callmarker")
 
     def action_callmarker_test_connection(self):
         self.ensure_one()
-        ok, message = self.company_id._callmarker_test_connection()
-        return self._callmarker_notify(
-            _("Callmarker connection"), message, "success" if ok else "danger"
+        company = self.company_id
+        return company._pbx_sync_tested(
+            "callmarker", *company._callmarker_test_connection()
         )
 
     def action_callmarker_sync_now(self):
         """Send waiting calls and fetch results now instead of at the next run."""
         self.ensure_one()
         company = self.company_id
-        if not company.callmarker_enabled:
-            raise UserError(_("Enable the Callmarker service and save first."))
-        if company._callmarker_sync():
-            return self._callmarker_notify(
-                _("Callmarker"),
-                _(
-                    "Another Callmarker sync of this company is running; try again "
-                    "in a minute."
-                ),
-                "warning",
-            )
-        if company.callmarker_last_error:
-            return self._callmarker_notify(
-                _("Callmarker"), company.callmarker_last_error, "danger"
-            )
-        return self._callmarker_notify(
-            _("Callmarker"), _("Calls sent and results fetched."), "success"
+        company._pbx_sync_check_enabled("callmarker")
+        return company._pbx_sync_ran(
+            "callmarker",
+            company.sudo()._callmarker_sync_one(),
+            _("Calls sent and results fetched."),
         )
 
     def action_callmarker_view_queue(self):
@@ -100,16 +82,3 @@ class ResConfigSettings(models.TransientModel):
         )
         action["domain"] = [("company_id", "=", self.company_id.id)]
         return action
-
-    def _callmarker_notify(self, title, message, kind):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": kind,
-                "sticky": kind == "danger",
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }

@@ -4,36 +4,41 @@ import logging
 from datetime import timedelta
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
 
 from ...tools import calltouch
 from ...tools.http_service import ServiceAuthError, ServiceError, ServiceUnavailable
-from ...tools.sync_lock import try_sync_lock
 from ..pbx_connection import _tz_selection
+from ..pbx_sync_mixin import PbxSync
 
 _logger = logging.getLogger(__name__)
 
 FIRST_SYNC_DAYS = 1  # how far back the very first sync reads
 MAX_WINDOW = timedelta(days=7)  # a long pause is caught up a week per run
 MAX_TIME_LAG = 24 * 60
-# Lock namespace (tools/sync_lock.py, key: company id): one sync per company
-# at a time, on any node.
-LOCK_NAMESPACE = 7_402_218
 # Who sees and sets the account, its endpoints and how its syncs went (portal
 # users read their company's other fields).
 ADMINS = "base.group_system"
-# Changing one of these is a new attempt after Calltouch refused us.
-CREDENTIALS = {
-    "calltouch_enabled",
-    "calltouch_call_url",
-    "calltouch_request_url",
-    "calltouch_site_id",
-    "calltouch_token",
-}
+# One sync per company at a time, on any node; changing one of the
+# credentials is a new attempt after Calltouch refused us.
+SYNC = PbxSync(
+    "calltouch",
+    "Calltouch",
+    prefix="calltouch_",
+    credentials=(
+        "calltouch_enabled",
+        "calltouch_call_url",
+        "calltouch_request_url",
+        "calltouch_site_id",
+        "calltouch_token",
+    ),
+    problems="_calltouch_problems",
+    logger=_logger,
+)
 
 
 class ResCompany(models.Model):
-    _inherit = "res.company"
+    _name = "res.company"
+    _inherit = ["res.company", "pbx.sync.mixin"]
 
     calltouch_enabled = fields.Boolean(
         "Calltouch Service",
@@ -94,8 +99,8 @@ class ResCompany(models.Model):
     calltouch_last_result = fields.Char(readonly=True, copy=False, groups=ADMINS)
     calltouch_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
     calltouch_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
-    calltouch_stopped = fields.Boolean(
-        "Calltouch Sync Stopped",
+    calltouch_paused = fields.Boolean(
+        "Calltouch Sync Paused",
         readonly=True,
         copy=False,
         help="Calltouch refused the ID or the token; the scheduled sync waits "
@@ -109,10 +114,8 @@ class ResCompany(models.Model):
         groups=ADMINS,
     )
 
-    def write(self, vals):
-        if CREDENTIALS & set(vals) and "calltouch_stopped" not in vals:
-            vals = dict(vals, calltouch_stopped=False, calltouch_retry_at=False)
-        return super().write(vals)
+    def _pbx_syncs(self):
+        return dict(super()._pbx_syncs(), calltouch=SYNC)
 
     # ------------------------------------------------------------------
     # Settings
@@ -122,52 +125,26 @@ class ResCompany(models.Model):
         """What keeps the Calltouch settings of this company from working."""
         self.ensure_one()
         company = self.sudo()
-        problems = []
-        for field, label in (
-            ("calltouch_call_url", _("Call Data URL")),
-            ("calltouch_request_url", _("Request Data URL")),
-        ):
-            url = (company[field] or "").strip()
-            if not url:
-                problems.append(_("%(field)s is required.", field=label))
-            elif not url.startswith(("http://", "https://")):
-                problems.append(
-                    _("%(field)s must start with http:// or https://.", field=label)
-                )
+        problems = company._pbx_settings_problems(
+            required={
+                "calltouch_call_url": _("Call Data URL"),
+                "calltouch_request_url": _("Request Data URL"),
+                "calltouch_site_id": _("ID (the Calltouch site id)"),
+                "calltouch_token": _("Token"),
+                "calltouch_timezone": _("The Calltouch time zone"),
+            },
+            urls={
+                "calltouch_call_url": _("Call Data URL"),
+                "calltouch_request_url": _("Request Data URL"),
+            },
+            minutes={"calltouch_time_lag": (_("Time Lag"), MAX_TIME_LAG)},
+        )
         site_id = (company.calltouch_site_id or "").strip()
-        if not site_id:
-            problems.append(_("ID (the Calltouch site id) is required."))
-        elif not site_id.isdigit():
+        if site_id and not site_id.isdigit():
             problems.append(
                 _("ID must be the numeric site id of the Calltouch account.")
             )
-        if not (company.calltouch_token or "").strip():
-            problems.append(_("Token is required."))
-        if not 0 <= company.calltouch_time_lag <= MAX_TIME_LAG:
-            problems.append(
-                _(
-                    "Time Lag must be between 0 and %(max)s minutes.",
-                    max=MAX_TIME_LAG,
-                )
-            )
-        if not company.calltouch_timezone:
-            problems.append(_("The Calltouch time zone is required."))
         return problems
-
-    def _calltouch_check_settings(self):
-        for company in self:
-            if not company.calltouch_enabled:
-                continue
-            problems = company._calltouch_problems()
-            if problems:
-                raise ValidationError(
-                    _(
-                        "The Calltouch Service of %(company)s needs every setting:"
-                        "\n%(problems)s",
-                        company=company.name,
-                        problems="\n".join(problems),
-                    )
-                )
 
     def _calltouch_client(self):
         self.ensure_one()
@@ -176,8 +153,9 @@ class ResCompany(models.Model):
             company.calltouch_call_url,
             company.calltouch_request_url,
             company.calltouch_site_id,
-            (company.calltouch_token or "").strip(),
+            company.calltouch_token,
             company.calltouch_timezone,
+            timeout=company._pbx_sync_timeout("calltouch"),
         )
 
     def _calltouch_test_connection(self):
@@ -210,8 +188,6 @@ class ResCompany(models.Model):
                 lines.append(
                     _("%(what)s: OK, %(count)s today.", what=label, count=count)
                 )
-        if worked:
-            self.sudo().write({"calltouch_stopped": False, "calltouch_retry_at": False})
         return worked, "\n".join(lines)
 
     # ------------------------------------------------------------------
@@ -220,9 +196,7 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_calltouch_sync(self):
-        companies = self.sudo().search(
-            [("calltouch_enabled", "=", True), ("calltouch_stopped", "=", False)]
-        )
+        companies = self._pbx_sync_due("calltouch")
         companies._calltouch_sync_companies(commit=self.env.cr.commit)
 
     def _calltouch_sync_companies(self, commit=None):
@@ -230,16 +204,7 @@ class ResCompany(models.Model):
         records an unexpected failure on the company and rolls back only its
         own work). ``commit`` (the cron passes the cursor's commit) is called
         after each company, so one neither undoes nor stops the others."""
-        now = fields.Datetime.now()
-        for company in self:
-            if company.calltouch_retry_at and company.calltouch_retry_at > now:
-                continue
-            company._calltouch_sync()
-            if commit:
-                commit()
-
-    def _calltouch_lock(self):
-        return try_sync_lock(self.env.cr, LOCK_NAMESPACE, self.id, self._table, self.id)
+        self._pbx_sync_each(lambda company: company._calltouch_sync(), commit)
 
     def _calltouch_window(self, now):
         company = self.sudo()
@@ -263,9 +228,9 @@ class ResCompany(models.Model):
         company = self.sudo()
         problems = company._calltouch_problems()
         if problems:
-            company._calltouch_record_error("\n".join(problems))
+            company._pbx_sync_record("calltouch", error="\n".join(problems))
             return False
-        if not company._calltouch_lock():
+        if not company._pbx_sync_lock("calltouch"):
             _logger.info("Calltouch sync of %s is already running", company.name)
             return None
         # Inside the lock: what went wrong is recorded while no other sync of
@@ -275,12 +240,13 @@ class ResCompany(models.Model):
                 return company._calltouch_fetch_and_import(now)
         except Exception as error:  # recorded for the manager, retried next run
             _logger.exception("Calltouch sync of %s failed", company.name)
-            company._calltouch_record_error(
-                _(
+            company._pbx_sync_record(
+                "calltouch",
+                error=_(
                     "The Calltouch sync failed unexpectedly; the next run "
                     "tries the same period again. %(error)s",
                     error=str(error),
-                )
+                ),
             )
             return False
 
@@ -293,21 +259,23 @@ class ResCompany(models.Model):
             calls, skipped = client.fetch_calls(start, end)
             requests, skipped_requests = client.fetch_requests(start, end)
         except ServiceAuthError as error:
-            company._calltouch_record_error(
-                _(
-                    "Calltouch refused the ID or the Token; the sync is stopped "
+            company._pbx_sync_record(
+                "calltouch",
+                error=_(
+                    "Calltouch refused the ID or the Token; the sync is paused "
                     "until the settings are corrected. %(error)s",
                     error=str(error),
                 ),
-                stop=True,
+                pause=True,
             )
             return False
         except ServiceUnavailable as error:
             retry_at = False
             if error.retry_after:
                 retry_at = fields.Datetime.now() + timedelta(seconds=error.retry_after)
-            company._calltouch_record_error(
-                _(
+            company._pbx_sync_record(
+                "calltouch",
+                error=_(
                     "Calltouch is not available; the next run tries the same "
                     "period again. %(error)s",
                     error=str(error),
@@ -316,12 +284,13 @@ class ResCompany(models.Model):
             )
             return False
         except ServiceError as error:
-            company._calltouch_record_error(
-                _(
+            company._pbx_sync_record(
+                "calltouch",
+                error=_(
                     "Calltouch answered with an error; the next run tries the "
                     "same period again. %(error)s",
                     error=str(error),
-                )
+                ),
             )
             return False
         return company._calltouch_import(
@@ -348,25 +317,8 @@ class ResCompany(models.Model):
                 "%(count)s malformed records skipped (see the server log).",
                 count=skipped,
             )
-        self.write(
-            {
-                "calltouch_synced_until": end,
-                "calltouch_last_success_at": fields.Datetime.now(),
-                "calltouch_last_result": result,
-                "calltouch_last_error": False,
-                "calltouch_retry_at": False,
-            }
+        self._pbx_sync_record(
+            "calltouch", result=result, values={"calltouch_synced_until": end}
         )
         _logger.info("Calltouch sync of %s: %s", self.name, result)
         return {"calls": call_stats, "requests": request_stats, "skipped": skipped}
-
-    def _calltouch_record_error(self, message, stop=False, retry_at=False):
-        _logger.warning("Calltouch sync of %s: %s", self.name, message)
-        self.sudo().write(
-            {
-                "calltouch_last_error": message,
-                "calltouch_last_error_at": fields.Datetime.now(),
-                "calltouch_stopped": stop or self.sudo().calltouch_stopped,
-                "calltouch_retry_at": retry_at,
-            }
-        )

@@ -1,5 +1,4 @@
-from odoo import _, api, fields, models
-from odoo.exceptions import UserError
+from odoo import api, fields, models
 
 
 class ResConfigSettings(models.TransientModel):
@@ -39,7 +38,7 @@ class ResConfigSettings(models.TransientModel):
     calltouch_last_error_at = fields.Datetime(
         related="company_id.calltouch_last_error_at"
     )
-    calltouch_stopped = fields.Boolean(related="company_id.calltouch_stopped")
+    calltouch_paused = fields.Boolean(related="company_id.calltouch_paused")
 
     @api.constrains(
         "calltouch_enabled",
@@ -53,51 +52,20 @@ class ResConfigSettings(models.TransientModel):
     def _check_calltouch_settings(self):
         # Checked here, once every value is on the company: the related
         # fields are written to the company one by one.
-        self.company_id._calltouch_check_settings()
-
-    def _calltouch_notification(self, worked, message, title):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": title,
-                "message": message,
-                "type": "success" if worked else "danger",
-                "sticky": not worked,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        self.company_id._pbx_sync_check_settings("calltouch")
 
     def action_calltouch_test_connection(self):
         self.ensure_one()
-        worked, message = self.company_id._calltouch_test_connection()
-        return self._calltouch_notification(
-            worked,
-            message,
-            _("Calltouch answered")
-            if worked
-            else _("The connection to Calltouch does not work"),
+        company = self.company_id
+        return company._pbx_sync_tested(
+            "calltouch", *company._calltouch_test_connection()
         )
 
     def action_calltouch_sync(self):
         self.ensure_one()
         company = self.company_id
-        if not company.calltouch_enabled:
-            raise UserError(_("Turn the Calltouch Service on and save first."))
+        company._pbx_sync_check_enabled("calltouch")
         stats = company._calltouch_sync()
-        if stats is None:
-            return self._calltouch_notification(
-                False,
-                _(
-                    "Another Calltouch sync of this company is running; try again "
-                    "in a minute."
-                ),
-                _("Calltouch sync is busy"),
-            )
-        if stats:
-            return self._calltouch_notification(
-                True, company.calltouch_last_result, _("Calltouch synchronised")
-            )
-        return self._calltouch_notification(
-            False, company.calltouch_last_error, _("Calltouch sync failed")
+        return company._pbx_sync_ran(
+            "calltouch", stats, stats and company.calltouch_last_result
         )

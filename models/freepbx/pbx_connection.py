@@ -18,15 +18,17 @@ from ...tools.cdr_source import (
     parse_key,
     valid_table_name,
 )
+from ...tools.http_service import is_http_url
 from ...tools.recording_fetch import url_problem
-from ...tools.sync_lock import try_sync_lock
 from ..pbx_connection import DEFAULT_CDR_HOST, DEFAULT_CDR_PORT
+from ..pbx_sync_mixin import PbxSync
 
 _logger = logging.getLogger(__name__)
 
-# Namespace of the lock (tools/sync_lock.py) that keeps two syncs of one
-# connection (the scheduled action and a "Sync now", on any node) apart.
-SYNC_LOCK_NAMESPACE = 0x43445253
+# Its lock keeps two syncs of one connection (the scheduled action and a
+# "Sync now", on any node) apart; its health is the connection's
+# last_success_at, last_error and last_error_at.
+SYNC = PbxSync("freepbx_cdr", "FreePBX CDR", logger=_logger)
 # Seconds of work per run before the rest is left to the scheduled action
 # (keeps a first import of a long history inside the server's time limits).
 CRON_TIME_BUDGET = 60
@@ -36,6 +38,9 @@ MAX_LISTED_PROBLEMS = 20
 
 class PbxConnection(models.Model):
     _inherit = "pbx.connection"
+
+    def _pbx_syncs(self):
+        return dict(super()._pbx_syncs(), freepbx_cdr=SYNC)
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -110,7 +115,7 @@ class PbxConnection(models.Model):
     def _check_recordings_base_url(self):
         for connection in self:
             url = connection.recordings_base_url
-            if url and not url.startswith(("http://", "https://")):
+            if url and not is_http_url(url):
                 raise ValidationError(
                     _(
                         "The recordings URL must start with http:// or https://, "
@@ -157,7 +162,7 @@ class PbxConnection(models.Model):
         if summary["more"]:
             self.env.ref("clinic_pbx.pbx_connection_cdr_cron").sudo()._trigger()
         if summary["error"]:
-            return self._cdr_notification("danger", summary["error"], sticky=True)
+            return self._cdr_notification("danger", summary["error"])
         message = _(
             "%(calls)s new or changed calls from %(rows)s new CDR rows.",
             calls=summary["calls"],
@@ -182,9 +187,7 @@ class PbxConnection(models.Model):
             with self._cdr_source() as source:
                 newest = source.check()
         except CdrSourceError as error:
-            return self._cdr_notification(
-                "danger", self._cdr_error_message(error), sticky=True
-            )
+            return self._cdr_notification("danger", self._cdr_error_message(error))
         if newest is None:
             message = _(
                 "Connected. The table %(table)s is empty so far.",
@@ -199,18 +202,8 @@ class PbxConnection(models.Model):
             )
         return self._cdr_notification("success", message)
 
-    def _cdr_notification(self, kind, message, sticky=False):
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": self.name,
-                "message": message,
-                "type": kind,
-                "sticky": sticky,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+    def _cdr_notification(self, kind, message, sticky=None):
+        return self._pbx_sync_notification(self.name, message, kind, sticky)
 
     @api.model
     def _cron_sync_cdr(self):
@@ -318,10 +311,7 @@ class PbxConnection(models.Model):
             "ingest_seconds": 0.0,
         }
         self.env.flush_all()
-        locked = try_sync_lock(
-            self.env.cr, SYNC_LOCK_NAMESPACE, self.id, self._table, self.id
-        )
-        if not locked or not self._cdr_row_is_free():
+        if not self._pbx_sync_lock(SYNC.name) or not self._cdr_row_is_free():
             summary["busy"] = True
             return summary
         connection = self.sudo()
@@ -445,8 +435,8 @@ class PbxConnection(models.Model):
                 )
             )
         with self.env.registry.cursor() as cr:
-            connection = self.with_env(self.env(cr=cr))
-            if not summary["error"]:
-                connection._record_success(0)
-            if messages:
-                connection._record_error("\n".join(messages))
+            self.with_env(self.env(cr=cr))._pbx_sync_record(
+                SYNC.name,
+                success=not summary["error"],
+                error="\n".join(messages) or None,
+            )

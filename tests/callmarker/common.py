@@ -4,8 +4,6 @@ from freezegun import freeze_time
 
 from odoo.tests import new_test_user
 
-from odoo.addons.clinic_pbx.models import pbx_call_recording
-from odoo.addons.clinic_pbx.tools import callmarker_adapter
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from ..common import cdr_event, make_connection
@@ -79,10 +77,6 @@ class CallmarkerMixin:
     def start_mock(self):
         self.mock = CallmarkerServer().start()
         self.addCleanup(self.mock.stop)
-        # The shortest timeout Odoo's tests allow (they raise any shorter one
-        # to 10 s), instead of Callmarker's 30 s.
-        self.patch(callmarker_adapter, "TIMEOUT", 10)
-        self.patch(pbx_call_recording, "RECORDING_TIMEOUT", 10)
         self.company.sudo().write(
             {
                 "callmarker_enabled": True,
@@ -103,6 +97,13 @@ class CallmarkerMixin:
 
     def finished_call(self, call_id, time=T0, **values):
         return self.ingest(cdr_event(call_id, time, **values))
+
+    def wait_at_most(self, seconds):
+        """Callmarker's answers are waited for ``seconds`` (not 30) from now
+        on, as a manager sets it (docs/callmarker.md)."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "clinic_pbx.callmarker_timeout", f"5,{seconds}"
+        )
 
     def sync(self, now=NOW):
         with freeze_time(now):

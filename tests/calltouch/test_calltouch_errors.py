@@ -1,6 +1,5 @@
 import logging
 from datetime import timedelta
-from unittest.mock import patch
 
 import requests
 
@@ -8,7 +7,6 @@ from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.clinic_pbx.tools import calltouch
 from odoo.addons.clinic_pbx.tools.http_service import ServiceError
 
 from ..fakes.calltouch_server import make_call, make_request
@@ -35,36 +33,44 @@ class TestCalltouchErrors(CalltouchCase):
         self.server.add_call(make_call(3002, T, "79162223344"))
         self.server.add_request(make_request(3101, T, "79263334455", "Мария"))
 
+    def wait_at_most(self, seconds):
+        """Calltouch's answers are waited for ``seconds`` (not 20), as a
+        manager sets it (docs/calltouch.md); 10 s is the least Odoo's tests
+        allow (they raise any shorter timeout to 10 s)."""
+        self.env["ir.config_parameter"].sudo().set_param(
+            "clinic_pbx.calltouch_timeout", str(seconds)
+        )
+
     def assert_nothing_imported(self):
         self.assertFalse(self.touches())
         self.assertEqual(self.company.calltouch_synced_until, self.cursor)
 
     @mute_logger(SYNC_LOGGER)
-    def test_a_refused_token_stops_the_sync_and_says_why(self):
+    def test_a_refused_token_pauses_the_sync_and_says_why(self):
         self.company.calltouch_token = "wrong-token"
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertTrue(self.company.calltouch_stopped)
+        self.assertTrue(self.company.calltouch_paused)
         self.assertIn("refused the ID or the Token", self.company.calltouch_last_error)
         self.assertIn("HTTP 401", self.company.calltouch_last_error)
         self.assertNotIn("wrong-token", self.company.calltouch_last_error)
-        # Stopped: the scheduled run leaves Calltouch alone.
+        # Paused: the scheduled run leaves Calltouch alone.
         asked = len(self.server.log)
         self.env["res.company"]._cron_calltouch_sync()
         self.assertEqual(len(self.server.log), asked)
         # A corrected token is a new attempt.
         self.company.calltouch_token = TOKEN
-        self.assertFalse(self.company.calltouch_stopped)
+        self.assertFalse(self.company.calltouch_paused)
         self.assertTrue(self.sync())
         self.assertEqual(len(self.touches()), 3)
         self.assertFalse(self.company.calltouch_last_error)
 
     @mute_logger(SYNC_LOGGER)
-    def test_a_site_without_rights_is_403_and_stops(self):
+    def test_a_site_without_rights_is_403_and_pauses(self):
         self.company.calltouch_site_id = "99999"
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertTrue(self.company.calltouch_stopped)
+        self.assertTrue(self.company.calltouch_paused)
         self.assertIn("HTTP 403", self.company.calltouch_last_error)
 
     def test_rate_limit_honours_retry_after(self):
@@ -93,7 +99,7 @@ class TestCalltouchErrors(CalltouchCase):
         self.server.fail_next("requests", status=500)
         self.assertFalse(self.sync())
         self.assert_nothing_imported()
-        self.assertFalse(self.company.calltouch_stopped)
+        self.assertFalse(self.company.calltouch_paused)
         self.assertIn("not available", self.company.calltouch_last_error)
         self.assertIn("HTTP 500", self.company.calltouch_last_error)
         self.assertTrue(self.sync(now=NOW + timedelta(minutes=5)))
@@ -105,11 +111,9 @@ class TestCalltouchErrors(CalltouchCase):
 
     @mute_logger(SYNC_LOGGER)
     def test_a_timeout_loses_nothing(self):
-        # calltouch.TIMEOUT is the one timeout setting (20 s); 10 s is the
-        # least Odoo's tests allow (they raise any shorter one to 10 s).
+        self.wait_at_most(10)
         self.server.fail_next("calls", delay=11)
-        with patch.object(calltouch, "TIMEOUT", 10):
-            self.assertFalse(self.sync())
+        self.assertFalse(self.sync())
         self.assert_nothing_imported()
         self.assertIn("no answer in time", self.company.calltouch_last_error)
         self.assertTrue(self.sync())
@@ -127,15 +131,15 @@ class TestCalltouchErrors(CalltouchCase):
         self.assertIn("Calls diary 25/01/2026-25/01/2026, page 1", error)
         self.assertIn("server error (HTTP 502)", error)
         self.assertFalse(company.calltouch_last_success_at)
-        self.assertFalse(company.calltouch_stopped)
+        self.assertFalse(company.calltouch_paused)
         first_error_at = company.calltouch_last_error_at
         self.assertTrue(first_error_at)
 
         # Next run: the diary answers, the requests journal hangs longer than
         # the client waits (see test_a_timeout_loses_nothing).
+        self.wait_at_most(10)
         self.server.fail_next("requests", delay=11)
-        with patch.object(calltouch, "TIMEOUT", 10):
-            self.assertFalse(self.sync(now=NOW + timedelta(minutes=5)))
+        self.assertFalse(self.sync(now=NOW + timedelta(minutes=5)))
         self.assert_nothing_imported()
         error = company.calltouch_last_error
         self.assertIn("Requests journal 01/25/2026: no answer in time", error)

@@ -1,10 +1,17 @@
 from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.modules.migration import load_script
 from odoo.tests import Form, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
+from odoo.tools.sql import column_exists
 
 from ..common import make_pbx_users
 from ..fakes.calltouch_server import CalltouchServer, make_call
 from .common import SITE_ID, TOKEN, T
+
+FIELD_XMLIDS = (
+    "field_res_company__calltouch_paused",
+    "field_res_config_settings__calltouch_paused",
+)
 
 
 @tagged("post_install", "-at_install")
@@ -124,7 +131,7 @@ class TestCalltouchSettings(TransactionCase):
         action = self.settings().action_calltouch_sync()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("HTTP 401", action["params"]["message"])
-        self.assertTrue(self.settings().calltouch_stopped)
+        self.assertTrue(self.settings().calltouch_paused)
         self.company.calltouch_enabled = False
         with self.assertRaises(UserError):
             self.settings().action_calltouch_sync()
@@ -152,7 +159,7 @@ class TestCalltouchSettings(TransactionCase):
             "calltouch_last_result",
             "calltouch_last_error",
             "calltouch_last_error_at",
-            "calltouch_stopped",
+            "calltouch_paused",
             "calltouch_retry_at",
         )
         for user in (portal, self.users["outsider"], self.users["manager"]):
@@ -176,3 +183,56 @@ class TestCalltouchSettings(TransactionCase):
             views = Touch.get_views([(False, "list"), (False, "form")])
             fields = views["models"]["pbx.touch"]["fields"]
             Touch.web_search_read([], {name: {} for name in fields})
+
+    def test_an_update_from_18_0_1_1_keeps_a_paused_sync_paused(self):
+        migration = load_script(
+            "clinic_pbx/migrations/18.0.1.2.0/pre-migration.py",
+            "clinic_pbx_paused_migration",
+        )
+        cr = self.env.cr
+        self.company.write(dict(self.good, calltouch_paused=True))
+        self.env.flush_all()
+        # The database as 18.0.1.1.0 left it: the state was "stopped".
+        cr.execute(
+            "ALTER TABLE res_company "
+            "RENAME COLUMN calltouch_paused TO calltouch_stopped"
+        )
+        cr.execute(
+            "UPDATE ir_model_fields SET name = 'calltouch_stopped' "
+            "WHERE name = 'calltouch_paused'"
+        )
+        cr.execute(
+            "UPDATE ir_model_data SET name = replace(name, '_paused', '_stopped') "
+            "WHERE module = 'clinic_pbx' AND name IN %s",
+            [FIELD_XMLIDS],
+        )
+        self.assertEqual(cr.rowcount, 2)
+        view = self.env.ref("clinic_pbx.res_config_settings_view_form_calltouch")
+        cr.execute(
+            "UPDATE ir_ui_view SET arch_db = "
+            "replace(arch_db::text, 'calltouch_paused', 'calltouch_stopped')::jsonb "
+            "WHERE id = %s",
+            [view.id],
+        )
+        migration.migrate(cr, "18.0.1.1.0")
+        self.assertFalse(column_exists(cr, "res_company", "calltouch_stopped"))
+        cr.execute(
+            "SELECT calltouch_paused FROM res_company WHERE id = %s", [self.company.id]
+        )
+        self.assertIs(cr.fetchone()[0], True)
+        cr.execute(
+            "SELECT d.name, f.name FROM ir_model_data d "
+            "JOIN ir_model_fields f ON f.id = d.res_id "
+            "WHERE d.module = 'clinic_pbx' AND d.model = 'ir.model.fields' "
+            "AND f.name IN ('calltouch_paused', 'calltouch_stopped') ORDER BY d.name"
+        )
+        self.assertEqual(
+            cr.fetchall(), [(xmlid, "calltouch_paused") for xmlid in FIELD_XMLIDS]
+        )
+        cr.execute("SELECT arch_db::text FROM ir_ui_view WHERE id = %s", [view.id])
+        arch = cr.fetchone()[0]
+        self.assertIn("calltouch_paused", arch)
+        self.assertNotIn("calltouch_stopped", arch)
+        # Run again (or on a database that never had the old column): no change.
+        migration.migrate(cr, "18.0.1.2.0")
+        self.assertTrue(column_exists(cr, "res_company", "calltouch_paused"))

@@ -8,8 +8,9 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
-from odoo.addons.clinic_pbx.models.freepbx.pbx_connection import SYNC_LOCK_NAMESPACE
+from odoo.addons.clinic_pbx.models.freepbx.pbx_connection import SYNC
 from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
+from odoo.addons.clinic_pbx.tools.sync_lock import lock_namespace
 
 from ..common import make_pbx_users
 from ..fakes.recording_server import RecordingServer, make_wav
@@ -430,7 +431,7 @@ class TestCdrSync(HttpCase):
         try:
             other.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
-                (SYNC_LOCK_NAMESPACE, self.connection.id),
+                (lock_namespace(SYNC.name), self.connection.id),
             )
             action = self.connection.action_sync_cdr()
             self.assertEqual(action["params"]["type"], "warning")
