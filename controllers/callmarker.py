@@ -23,6 +23,9 @@ class CallmarkerRecordingController(http.Controller):
         this recording only, until it expires. Everything else is refused
         before the call is even looked up.
         """
+        # sudo: public route for Callmarker (no login): the signed link (HMAC, expiry,
+        #   push nonce) is checked below before any call is read, and opens only that
+        #   call
         Call = request.env["pbx.call"].sudo()
         if not Call._callmarker_check_recording_link(
             call_id, expires, signature, fields.Datetime.now()

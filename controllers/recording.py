@@ -49,6 +49,8 @@ def stream_recording(call, byte_range):
     ``call`` must already be allowed to the requester; it is read with sudo,
     so the PBX's URL and credentials never leave the server.
     """
+    # sudo: both routes checked the requester first (recordings group and read access,
+    #   or a valid signed link); the PBX's URL and credentials stay on the server
     upstream = call.sudo()._open_recording(byte_range)
     if upstream is None:
         raise NotFound()
@@ -99,6 +101,8 @@ class PbxRecordingController(http.Controller):
         byte_range, play = requested_range()
         response = stream_recording(call, byte_range)
         if play:
+            # sudo: the listening log is system-only; this row logs the current user's
+            #   own play of a call whose read access was checked above
             env["pbx.recording.listen"].sudo().create(
                 {"call_id": call.id, "user_id": env.uid, "byte_range": byte_range}
             )

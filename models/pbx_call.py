@@ -245,6 +245,8 @@ class PbxCall(models.Model):
                 # A specific number is on few calls: collect them through the
                 # trigram index first, rather than walk the log newest first
                 # hoping to meet them.
+                # sudo: builds only the candidate ids (trigram index); the outer search
+                #   keeps the user's record rules
                 query = self.sudo()._search(digits)
                 digits = [
                     ("id", "in", SQL("(SELECT unnest(ARRAY(%s)))", query.select()))

@@ -40,6 +40,7 @@ class PbxCall(models.Model):
 
     @api.model
     def _callback_window(self):
+        # sudo: reads one clinic_pbx system parameter, the call-back window
         hours = (
             self.env["ir.config_parameter"]
             .sudo()
@@ -132,6 +133,8 @@ class PbxCall(models.Model):
         keys = {key for key in keys if key}
         if not keys:
             return self.browse()
+        # sudo: the links follow the contacts index (_find_contacts), whoever saved the
+        #   contact; nothing the user chose is written on the calls
         calls = self.sudo().search([("external_key", "in", list(keys))])
         for company in calls.company_id:
             company_calls = calls.filtered(lambda c, co=company: c.company_id == co)

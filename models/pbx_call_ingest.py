@@ -164,6 +164,8 @@ class PbxCall(models.Model):
         their calls whatever their order. Returns (accepted, duplicates,
         calls touched).
         """
+        # sudo: callers are the Event API after its token check, the CDR sync and the
+        #   demo; only the calls of the given connection are written
         self = self.sudo().with_company(connection.company_id)
         if not events:
             return 0, 0, self.browse()
@@ -651,6 +653,8 @@ class PbxCall(models.Model):
         had already claimed the call.
         """
         self.ensure_one()
+        # sudo: callers checked the user first (action_pbx_take: read access, the call
+        #   rang them) or are the demo loader
         call = self.sudo()
         self.env.cr.execute(
             SQL("SELECT id FROM pbx_call WHERE id = %s FOR UPDATE", call.id)

@@ -118,6 +118,8 @@ class PbxCall(models.Model):
         opened: the receptionist who creates the patient during the call
         sees the card turn from "Unknown number" to the patient."""
         since = fields.Datetime.now() - timedelta(seconds=CARD_UPDATE_SECONDS)
+        # sudo: cards are updated only for the users whose extension rang
+        #   (_pbx_popup_recipients)
         for call in self.sudo():
             if call.direction != "incoming" or not call.start or call.start < since:
                 continue
@@ -203,6 +205,8 @@ class PbxCall(models.Model):
 
     def _pbx_popup_taken_payload(self):
         self.ensure_one()
+        # sudo: reads only who took the call, for the users it rang (ingestion,
+        #   action_pbx_take after its checks)
         user_id = self.sudo().user_id.id
         name = False
         if user_id:
@@ -232,6 +236,8 @@ class PbxCall(models.Model):
         rendered as text by the client.
         """
         self.ensure_one()
+        # sudo: the card goes only to users the call rang (ingestion,
+        #   pbx_popup_ringing): they see its patients and leads even without CRM rights
         call = self.sudo()
         partner_fields = self.env["res.partner"]._fields
         birthdate_field = next(
@@ -251,6 +257,8 @@ class PbxCall(models.Model):
         # Open leads of the number, and those of the matching patients.
         leads = self.env["crm.lead"].browse()
         if lead_ids or partners:
+            # sudo: open leads of this caller's number and patients only, for the card
+            #   of a user the call rang
             leads = (
                 self.env["crm.lead"]
                 .sudo()
@@ -378,6 +386,8 @@ class PbxCall(models.Model):
         if not partners:
             return {}
         result = {}
+        # sudo: latest touches of the caller's patients, in the call's company only, for
+        #   the card
         for touch in (
             self.env["pbx.touch"]
             .sudo()
@@ -413,6 +423,8 @@ class PbxCall(models.Model):
         if not user._has_group(PBX_USER_GROUP):
             return []
         since = fields.Datetime.now() - timedelta(seconds=RING_SECONDS)
+        # sudo: only calls that rang this PBX user (group checked above), as the 'rang
+        #   my extension' rule allows; the bus brings them these cards anyway
         calls = self.sudo().search(
             [
                 ("state", "=", "ringing"),
@@ -434,6 +446,8 @@ class PbxCall(models.Model):
         self.ensure_one()
         user = self.env.user
         self.check_access("read")
+        # sudo: read access was checked above, and the call must have rung this user
+        #   (checked just below)
         call = self.sudo()
         if user not in call.rang_user_ids:
             raise AccessError(_("This call did not ring your extension."))
@@ -458,6 +472,8 @@ class PbxCall(models.Model):
         self.env["pbx.touch"].check_access("create")
         action = self.action_log_touch()
         partner = self.env["res.partner"].browse(partner_id or []).exists()
+        # sudo: read access on the call was checked above; only tests whether the
+        #   patient is on it
         if partner and partner in self.sudo().partner_ids:
             action["context"]["default_partner_id"] = partner.id
         return action

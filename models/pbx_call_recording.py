@@ -26,9 +26,13 @@ class PbxCall(models.Model):
         URL nor the credentials are logged.
         """
         self.ensure_one()
+        # sudo: recording_url is admin-only; the callers (controllers/recording.py)
+        #   checked the requester first and never return it
         url = self.sudo().recording_url
         if not url:
             return None
+        # sudo: the recordings login is admin-only; it is sent only to the connection's
+        #   own recordings server
         connection = self.connection_id.sudo()
         auth = None
         if connection.recordings_username:

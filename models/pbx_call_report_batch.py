@@ -41,6 +41,7 @@ class PbxCall(models.Model):
     @api.model
     def _pbx_report_batch_enabled(self):
         """Whether the report's table is read in one scan (the switch)."""
+        # sudo: reads one clinic_pbx system parameter, the report's batch switch
         value = (
             self.env["ir.config_parameter"].sudo().get_param(BATCH_PARAMETER, "True")
         )

@@ -20,6 +20,8 @@ class PbxCall(models.Model):
         """Calltouch calls that arrived before their PBX call find it now;
         touches of a call take the patient and responsible it now has."""
         result = super()._after_ingest(events, changed)
+        # sudo: ingestion (already as superuser) links the company's waiting Calltouch
+        #   touches to its calls
         self.env["pbx.touch"].sudo()._link_arrived_calls(self, changed)
         return result
 
@@ -27,6 +29,8 @@ class PbxCall(models.Model):
     def _relink_contacts(self, keys):
         """Touches without a patient or lead take the ones of their number."""
         result = super()._relink_contacts(keys)
+        # sudo: the touches follow the contacts index, whoever saved the contact;
+        #   nothing the user chose is written
         self.env["pbx.touch"].sudo()._relink_contacts(keys)
         return result
 
@@ -36,6 +40,8 @@ class PbxCall(models.Model):
         # Callable over RPC on any id: the caller's number and patient are
         # read as superuser only for a call the user may read.
         self.check_access("read")
+        # sudo: read access was checked just above; only the number and patient go into
+        #   the form's defaults
         call = self.sudo()
         return {
             "type": "ir.actions.act_window",

@@ -146,6 +146,8 @@ class PbxConnection(models.Model):
     @api.ondelete(at_uninstall=False)
     def _unlink_except_with_calls(self):
         """Deleting a PBX would delete its call history: archive it instead."""
+        # sudo: unlink rights were checked before this hook; only counts the
+        #   connection's calls
         Call = self.env["pbx.call"].sudo()
         with_calls = self.filtered(
             lambda c: Call.search_count([("connection_id", "=", c.id)], limit=1)
@@ -180,6 +182,8 @@ class PbxConnection(models.Model):
         self.ensure_one()
         self.check_access("write")
         token = secrets.token_urlsafe(TOKEN_BYTES)
+        # sudo: write access was checked above; token_hash is system-only and only its
+        #   hash is kept
         self.sudo().write(
             {"token_hash": hash_token(token), "token_hint": "…" + token[-4:]}
         )
@@ -204,6 +208,8 @@ class PbxConnection(models.Model):
         if not found:
             return self.browse()
         connection_id, company_id, country_id = found
+        # sudo: the connection is the active one whose token hash matched; the Event API
+        #   ingests as it
         connection = self.sudo().browse(connection_id)
         # Cached as a fetch() would: every event reads them.
         cache = self.env.cache

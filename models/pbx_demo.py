@@ -47,6 +47,8 @@ class PbxDemo(models.AbstractModel):
                 for person in people
             ]
         )
+        # sudo: demo loader (installing the module, as superuser): reads web.base.url
+        #   only
         base_url = (
             self.env["ir.config_parameter"]
             .sudo()
@@ -71,6 +73,8 @@ class PbxDemo(models.AbstractModel):
             ["101"], connection.company_id
         )
         desk = self.env["res.users"].browse(receptionists.get("101", []))
+        # sudo: demo loader: only the demo connection's calls, to claim them for the
+        #   demo desk
         calls = Call.sudo().search(
             [
                 ("connection_id", "=", connection.id),
@@ -88,6 +92,8 @@ class PbxDemo(models.AbstractModel):
         connected Callmarker would return, through the same parser and the
         same method as pulled results."""
         connection = self.env["pbx.connection"].browse(connection_ids)
+        # sudo: demo loader: only the demo connection's answered calls, to give them
+        #   results
         calls = (
             self.env["pbx.call"]
             .sudo()

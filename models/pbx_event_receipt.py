@@ -32,6 +32,7 @@ class PbxEventReceipt(models.Model):
 
     @api.model
     def _receipt_days(self):
+        # sudo: reads one clinic_pbx system parameter, the replay window
         days = (
             self.env["ir.config_parameter"]
             .sudo()

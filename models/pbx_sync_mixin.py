@@ -139,6 +139,8 @@ class PbxSyncMixin(models.AbstractModel):
             vals[field("last_result")] = result
         if field("retry_at") in self._fields:
             vals[field("retry_at")] = retry_at
+        # sudo: health fields are admin-only, written by the sync itself (cron, or a
+        #   button after its checks)
         self.sudo().write(vals)
 
     # ------------------------------------------------------------------
@@ -160,6 +162,7 @@ class PbxSyncMixin(models.AbstractModel):
                 (sync.field("retry_at"), "=", False),
                 (sync.field("retry_at"), "<=", fields.Datetime.now()),
             ]
+        # sudo: the scheduled action's choice of records; only the cron asks it
         return self.sudo().search(domain)
 
     def _pbx_sync_each(self, run, commit=None):
@@ -182,6 +185,7 @@ class PbxSyncMixin(models.AbstractModel):
         to connect and for each read; ``5,30``: to connect, for each read),
         or None for the client's own."""
         key = f"clinic_pbx.{name}_timeout"
+        # sudo: reads one clinic_pbx system parameter, the sync's timeout
         value = self.env["ir.config_parameter"].sudo().get_param(key)
         if not value:
             return None
@@ -199,6 +203,7 @@ class PbxSyncMixin(models.AbstractModel):
         ``minutes``: {field: (label, most)} of durations from 0 to ``most``.
         """
         self.ensure_one()
+        # sudo: reads the settings only to name what is wrong; no value comes out
         record = self.sudo()
         problems = []
         for name, label in (required or {}).items():
@@ -228,6 +233,8 @@ class PbxSyncMixin(models.AbstractModel):
     def _pbx_sync_check_settings(self, name):
         """Refuse settings that turn the sync ``name`` on without all it needs."""
         sync = self._pbx_sync(name)
+        # sudo: the constraint reads the settings just saved; only the record's name and
+        #   field labels come out
         for record in self.sudo():
             if not record[sync.field("enabled")]:
                 continue
@@ -274,6 +281,8 @@ class PbxSyncMixin(models.AbstractModel):
         if worked:
             values = self._pbx_sync_resume_values(sync)
             values[sync.field("last_error")] = False
+            # sudo: Test connection (system-only settings) resumes the sync it just saw
+            #   work
             self.sudo().write(values)
             title = _("%(service)s answered", service=sync.label)
         else:
@@ -313,6 +322,8 @@ class PbxSyncMixin(models.AbstractModel):
                 "warning",
             )
         if not outcome:
+            # sudo: Sync now (system-only settings) shows the admin-only error of the
+            #   run it started
             return self._pbx_sync_notification(
                 _("%(service)s sync failed", service=sync.label),
                 self.sudo()[sync.field("last_error")],

@@ -140,6 +140,8 @@ class PbxTouch(models.Model):
     @api.depends("phone", "company_id", "call_id")
     def _compute_phone_key(self):
         for touch in self:
+            # sudo: reads only the country of the call's PBX to normalise the phone;
+            #   saving refuses a call the user cannot read
             call = touch.sudo().call_id
             if call:
                 country = call.connection_id._number_country_code()
@@ -170,6 +172,8 @@ class PbxTouch(models.Model):
         # name too); read them as superuser then, as the lead may be out of a
         # receptionist's reach.
         self.call_id.check_access("read")
+        # sudo: read access to the call was checked just above; the lead may be out of
+        #   the user's reach
         call = self.call_id.sudo()
         self.phone = self.phone or call.external_key or call.src
         self.partner_id = self.partner_id or call.partner_id
@@ -223,6 +227,8 @@ class PbxTouch(models.Model):
         ``values_list`` items have "source", "medium", "campaign" keys; the
         records are found by name (case-insensitively) or created.
         """
+        # sudo: asked only by the Calltouch sync: finds or creates the UTM records it
+        #   names
         Mixin = self.env["utm.mixin"].sudo()
         wanted = {
             (key, clean_text(values.get(key)))
@@ -248,6 +254,8 @@ class PbxTouch(models.Model):
         items = [item for item in items if item[1] and item[2]]
         if not items:
             return {}
+        # sudo: reads the admin-only time lag only to bound the match (sync and
+        #   ingestion)
         lag = timedelta(minutes=company.sudo().calltouch_time_lag or 0)
         keys = sorted({key for _t, key, _w in items})
         low = min(when for _t, _k, when in items) - lag
@@ -302,6 +310,8 @@ class PbxTouch(models.Model):
             matched = self._match_calls(
                 company, [(t.id, t.phone_key, t.date) for t in touches]
             )
+            # sudo: reads the patient, Admin and leads only of the calls _match_calls
+            #   paired in this company
             calls = self.env["pbx.call"].sudo().browse(set(matched.values()))
             calls.fetch(["partner_id", "user_id", "lead_ids"])
             for touch in touches:
@@ -388,6 +398,8 @@ class PbxTouch(models.Model):
         companies.fetch(["calltouch_enabled", "calltouch_time_lag"])
         for company in companies.filtered("calltouch_enabled"):
             mine = incoming.filtered(lambda call, co=company: call.company_id == co)
+            # sudo: ingestion (already as superuser) reads the admin-only time lag only
+            #   to bound the match
             lag = timedelta(minutes=company.sudo().calltouch_time_lag or 0)
             starts = mine.mapped("start")
             waiting = self.search(

@@ -21,6 +21,8 @@ class PbxTouchTag(models.Model):
         names = {name for name in names if name}
         if not names:
             return {}
+        # sudo: asked only by the Calltouch sync: finds or creates the touch tags it
+        #   names
         Tag = self.sudo()
         found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
         missing = sorted(names - set(found))

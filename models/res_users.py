@@ -90,10 +90,14 @@ class ResUsers(models.Model):
         if vals["pbx_extension"]:
             vals = dict(vals, pbx_extension=vals["pbx_extension"].strip())
         by_manager = self._pbx_check_extension_rights()
+        # sudo: the rights were checked on the line above; reads the old extensions for
+        #   the log
         before = {user.id: user.sudo().pbx_extension for user in self}
         if by_manager and set(vals) == {"pbx_extension"}:
             # A PBX Manager may not edit users otherwise: the extension, and
             # nothing else, is written for them.
+            # sudo: checked above: a PBX Manager of all these users' companies, writing
+            #   the extension only
             result = super(ResUsers, self.sudo()).write(vals)
         else:
             result = super().write(vals)
@@ -111,6 +115,7 @@ class ResUsers(models.Model):
         env = self.env
         if env.su or env.user.has_group(USER_ADMIN_GROUP):
             return False
+        # sudo: reads only the users' companies, to compare them with the manager's
         if env.user.has_group(PBX_MANAGER_GROUP) and all(
             user.sudo().company_ids <= env.user.company_ids for user in self
         ):
@@ -124,6 +129,8 @@ class ResUsers(models.Model):
 
     def _pbx_log_extension_changes(self, before):
         """Log each change on the user's contact (users have no chatter)."""
+        # sudo: logs, on the users' contacts, the extension change just written with
+        #   checked rights
         for user in self.sudo():
             old, new = before.get(user.id) or False, user.pbx_extension or False
             if old != new:

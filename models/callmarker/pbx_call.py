@@ -100,6 +100,8 @@ class PbxCall(models.Model):
     def _callmarker_call_data(self, link_expires_at, link_nonce):
         """The neutral call dict the Callmarker adapter sends (see CALL_KEYS)."""
         self.ensure_one()
+        # sudo: only the Callmarker push (run as superuser by the sync) asks it, for a
+        #   call of the company whose account it is sent to; recording_url is admin-only
         call = self.sudo()
         admin = None
         if call.user_id:
@@ -138,6 +140,7 @@ class PbxCall(models.Model):
 
     @api.model
     def _callmarker_signature(self, call_id, expires, nonce):
+        # sudo: reads the database secret only to sign; nothing but the HMAC is returned
         return odoo_hmac(
             self.sudo().env,
             RECORDING_LINK_SCOPE,
@@ -175,6 +178,8 @@ class PbxCall(models.Model):
             return False
         if not 0 < call_id <= MAX_CALL_ID:
             return False
+        # sudo: reads only the push's nonce to recompute the signature; nothing about
+        #   the call is returned to the public requester
         push = (
             self.env["pbx.callmarker.push"]
             .sudo()
@@ -199,6 +204,8 @@ class PbxCall(models.Model):
         replaces what it carries. Returns ``(applied, skipped)`` where skipped
         lists ``(call id, reason)``.
         """
+        # sudo: asked only by the Callmarker sync and the demo loader: results from the
+        #   company's own account, written on that company's calls only (domain below)
         Call = self.sudo().with_context(active_test=False)
         skipped, by_id = [], {}
         for result in results:

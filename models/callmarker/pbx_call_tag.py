@@ -86,6 +86,8 @@ class PbxCallTag(models.Model):
         Matching ignores case, so "booking" and "Booking" are one tag. Returns
         ``{(category, name) casefolded: tag}``.
         """
+        # sudo: asked only by _callmarker_apply_results (the sync, the demo), which runs
+        #   as superuser; finds or creates tags by the names Callmarker returned
         Category = (
             self.env["pbx.call.tag.category"].sudo().with_context(active_test=False)
         )

@@ -75,6 +75,8 @@ class PbxCallmarkerPush(models.Model):
     @api.model
     def _queue(self, calls):
         """Queue finished calls for sending; calls already queued are left alone."""
+        # sudo: reads only database.uuid, to build the idempotency keys of calls being
+        #   ingested
         uuid = self.env["ir.config_parameter"].sudo().get_param("database.uuid", "")
         rows = [
             (call.id, call.company_id.id, f"{uuid}:call:{call.id}", _new_nonce())
@@ -138,6 +140,8 @@ class PbxCallmarkerPush(models.Model):
         the attempt on the call; a call the service refused (other 4xx) is
         marked failed and the others are still sent.
         """
+        # sudo: runs in the Callmarker sync (cron or an admin's Sync now); sends only
+        #   this company's due rows (_due_domain)
         Push = self.sudo()
         rows = Push.search(self._due_domain(company, now), order="id", limit=PUSH_BATCH)
         if not rows:
@@ -232,6 +236,8 @@ class PbxCallmarkerPush(models.Model):
         ):
             raise AccessError(_("Only PBX managers can send calls again."))
         self.check_access("read")
+        # sudo: the caller was checked above (PBX Manager or admin, read access on these
+        #   rows); only the state, attempts and a new nonce are written, never call_id
         for row in self.sudo().filtered(lambda row: row.state != "sent"):
             row.write(
                 {
@@ -246,6 +252,8 @@ class PbxCallmarkerPush(models.Model):
     def _link_nonce(self):
         """The nonce signed into this call's recording links (made if missing)."""
         self.ensure_one()
+        # sudo: link_nonce is admin-only; the push sync reads or makes it to sign the
+        #   link it sends
         row = self.sudo()
         if not row.link_nonce:
             row.link_nonce = _new_nonce()
@@ -253,6 +261,7 @@ class PbxCallmarkerPush(models.Model):
 
     @api.model
     def _state_counts(self, company):
+        # sudo: for the settings (system-only): only the number of rows per state leaves
         counts = dict(
             self.sudo()._read_group(
                 [("company_id", "=", company.id)], ["state"], ["__count"]

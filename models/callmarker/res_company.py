@@ -132,6 +132,9 @@ class ResCompany(models.Model):
 
     def _callmarker_client(self):
         self.ensure_one()
+        # sudo: the credentials are admin-only fields; they go into the client only
+        #   (sync and Test connection, both run by the cron or an admin), never back to
+        #   the user
         company = self.sudo()
         return adapter.CallmarkerClient(
             company.callmarker_call_data_url,
@@ -158,6 +161,8 @@ class ResCompany(models.Model):
         are sent and after each company, so what was sent stays recorded
         whatever happens later in the run.
         """
+        # sudo: cron, or Sync now from the settings (system-only); the run reads and
+        #   writes the company's admin-only Callmarker fields
         self.sudo()._pbx_sync_each(
             lambda company: company._callmarker_sync_one(commit), commit
         )

@@ -70,6 +70,8 @@ class ResConfigSettings(models.TransientModel):
         self.ensure_one()
         company = self.company_id
         company._pbx_sync_check_enabled("callmarker")
+        # sudo: res.config.settings is system-only (base ACL) and the service was
+        #   checked on above; the sync reads admin-only fields
         return company._pbx_sync_ran(
             "callmarker",
             company.sudo()._callmarker_sync_one(),

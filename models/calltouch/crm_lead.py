@@ -10,6 +10,8 @@ class CrmLead(models.Model):
         names = {name for name in names if name}
         if not names:
             return {}
+        # sudo: asked only by the Calltouch sync (as superuser): finds or creates the
+        #   CRM tags named by its requests
         Tag = self.env["crm.tag"].sudo()
         found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
         missing = sorted(names - set(found))
@@ -22,6 +24,8 @@ class CrmLead(models.Model):
     def _calltouch_fill(self, record, utm):
         """Fill what is still empty on this lead from a Calltouch request."""
         self.ensure_one()
+        # sudo: asked only by the Calltouch sync: fills only the empty fields of the
+        #   lead on that request's touch, never what the staff wrote
         lead = self.sudo()
         values = {}
         for key, field in (

@@ -91,6 +91,8 @@ class PbxTouch(models.Model):
     def _calltouch_import_calls(self, company, records):
         """One touch per Calltouch call, created or refreshed, matched to its
         PBX call. Returns {"created", "updated", "matched"}."""
+        # sudo: the Calltouch sync (cron or an admin's Sync now) imports the company's
+        #   own account into that company
         Touch = self.sudo().with_company(company)
         records = list({record["call_id"]: record for record in records}.values())
         stats = {"created": 0, "updated": 0, "matched": 0}
@@ -112,6 +114,8 @@ class PbxTouch(models.Model):
                 if not existing.get(record["call_id"], Touch).call_id
             ],
         )
+        # sudo: reads the patient, Admin and leads only of the calls _match_calls paired
+        #   in this company
         calls = self.env["pbx.call"].sudo().browse(set(matched.values()))
         calls.fetch(["partner_id", "user_id", "lead_ids"])
         to_create = []
@@ -160,6 +164,8 @@ class PbxTouch(models.Model):
         still empty on its lead, never overwriting what the staff wrote.
         Returns {"created", "updated", "leads"}.
         """
+        # sudo: the Calltouch sync (cron or an admin's Sync now) imports the company's
+        #   own account into that company
         Touch = self.sudo().with_company(company)
         records = list({r["request_id"]: r for r in records}.values())
         stats = {"created": 0, "updated": 0, "leads": 0}
@@ -188,6 +194,8 @@ class PbxTouch(models.Model):
                 touch.lead_id._calltouch_fill(record, utm)
         if not new:
             return stats
+        # sudo: only browses the patients _find_contacts found for these numbers in this
+        #   company, to link the new leads
         Partner = self.env["res.partner"].sudo()
         crm_tags = self.env["crm.lead"]._calltouch_tag_ids(all_tags)
         lead_vals = [
@@ -200,6 +208,8 @@ class PbxTouch(models.Model):
             )
             for record, key, vals in new
         ]
+        # sudo: the Calltouch sync (cron or an admin) creates the leads of its new
+        #   requests, in the synced company
         created_leads = (
             self.env["crm.lead"]
             .sudo()

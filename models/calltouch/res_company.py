@@ -124,6 +124,8 @@ class ResCompany(models.Model):
     def _calltouch_problems(self):
         """What keeps the Calltouch settings of this company from working."""
         self.ensure_one()
+        # sudo: the Calltouch settings are admin-only; only sentences naming the fields
+        #   come out, never their values
         company = self.sudo()
         problems = company._pbx_settings_problems(
             required={
@@ -148,6 +150,9 @@ class ResCompany(models.Model):
 
     def _calltouch_client(self):
         self.ensure_one()
+        # sudo: the credentials are admin-only fields; they go into the client only
+        #   (sync and Test connection, both run by the cron or an admin), never back to
+        #   the user
         company = self.sudo()
         return calltouch.CalltouchClient(
             company.calltouch_call_url,
@@ -207,6 +212,8 @@ class ResCompany(models.Model):
         self._pbx_sync_each(lambda company: company._calltouch_sync(), commit)
 
     def _calltouch_window(self, now):
+        # sudo: reads the admin-only cursor and time lag, only to compute the sync's
+        #   window
         company = self.sudo()
         lag = timedelta(minutes=company.calltouch_time_lag or 0)
         since = company.calltouch_synced_until or now - timedelta(days=FIRST_SYNC_DAYS)
@@ -225,6 +232,8 @@ class ResCompany(models.Model):
         transaction began (it did the work this one would do again).
         """
         self.ensure_one()
+        # sudo: cron, or Sync now from the settings (system-only); the sync writes the
+        #   company's admin-only health fields and imports its own account
         company = self.sudo()
         problems = company._calltouch_problems()
         if problems:

@@ -49,6 +49,8 @@ class PbxConnection(models.Model):
         connections = super().create(vals_list)
         # Checked once created: the location may come from context defaults.
         if not self.env.is_system() and not self.env.su:
+            # sudo: reads the location of the connections this user just created, only
+            #   to refuse a non-default one
             for connection in connections.sudo():
                 if (connection.cdr_host, connection.cdr_port) != (
                     DEFAULT_CDR_HOST,
@@ -65,6 +67,8 @@ class PbxConnection(models.Model):
             # The guard reads the connections as superuser: only for users who
             # may write them, or its refusal would tell a stranger about them.
             self.check_access("write")
+            # sudo: write access was checked just above; the guard only compares the
+            #   stored location
             for connection in self.sudo():
                 changed = {f for f in moved if (connection[f] or False) != vals[f]}
                 # Test connection and Sync now tell a refused connection from
@@ -160,6 +164,8 @@ class PbxConnection(models.Model):
                 ),
             )
         if summary["more"]:
+            # sudo: write access to the connection was checked above; only wakes the CDR
+            #   cron early
             self.env.ref("clinic_pbx.pbx_connection_cdr_cron").sudo()._trigger()
         if summary["error"]:
             return self._cdr_notification("danger", summary["error"])
@@ -221,6 +227,8 @@ class PbxConnection(models.Model):
 
     def _cdr_source(self):
         self.ensure_one()
+        # sudo: the CDR login is admin-only; it goes into the client only (cron, or
+        #   buttons after check_access('write')), never back to the user
         connection = self.sudo()
         return CdrSource(
             host=connection.cdr_host,
@@ -281,6 +289,8 @@ class PbxConnection(models.Model):
         When the PBX's clocks went back within the overlap, the repeated hour
         is read again as well.
         """
+        # sudo: reads the overlap of the connection being synced (cron, or Sync now
+        #   after the write check)
         start = cursor - timedelta(minutes=max(0, self.sudo().cdr_overlap_minutes))
         shift = timedelta(hours=3)
         plain = parse_key(source.local_key(start))
@@ -314,6 +324,8 @@ class PbxConnection(models.Model):
         if not self._pbx_sync_lock(SYNC.name) or not self._cdr_row_is_free():
             summary["busy"] = True
             return summary
+        # sudo: the sync reads the manager-only cursor and recordings URL of its own
+        #   connection (cron, or Sync now after check_access('write'))
         connection = self.sudo()
         # Not named "cursor": _() takes a local of that name for a database cursor.
         read_up_to = connection.cdr_cursor
@@ -405,6 +417,8 @@ class PbxConnection(models.Model):
         """Ingest one page and move the cursor, in one committed transaction."""
         with self.env.registry.cursor() as cr:
             env = self.env(cr=cr)
+            # sudo: commits one page as the sync: this connection's calls and cursor
+            #   only
             connection = self.with_env(env).sudo()
             accepted, _duplicates, _calls = env["pbx.call"]._ingest_events(
                 connection, events
