@@ -17,7 +17,9 @@ Notifications (type: payload):
   created or edited); the ring payload again, for a card still on screen.
 """
 
-from collections import defaultdict
+import threading
+import time
+from collections import OrderedDict, defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -45,6 +47,45 @@ MAX_LEADS = 3
 # that exists (as a date) is shown on the pop-up.
 BIRTHDATE_FIELDS = ("birthdate", "birthday", "date_of_birth", "birth_date")
 PBX_USER_GROUP = "clinic_pbx.clinic_pbx_group_user"
+# How long a process reuses the patients and leads of a ringing call's card
+# (see PbxCall._pbx_popup_people), and for how many calls at most.
+CARD_CACHE_SECONDS = 10
+CARD_CACHE_SIZE = 256
+
+
+class _CardCache:
+    """A small LRU of cards' people whose entries expire: one per process,
+    shared by its threads."""
+
+    def __init__(self, seconds, size):
+        self.seconds, self.size = seconds, size
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key, value):
+        with self._lock:
+            self._entries[key] = (time.monotonic() + self.seconds, value)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+    def clear(self):
+        with self._lock:
+            self._entries.clear()
+
+
+_card_cache = _CardCache(CARD_CACHE_SECONDS, CARD_CACHE_SIZE)
 
 
 class PbxCall(models.Model):
@@ -126,7 +167,9 @@ class PbxCall(models.Model):
             listeners = call._pbx_popup_recipients()
             if listeners:
                 self._pbx_popup_send(
-                    listeners, "pbx.call/update", call._pbx_popup_ring_payload()
+                    listeners,
+                    "pbx.call/update",
+                    call._pbx_popup_ring_payload(fresh=True),
                 )
 
     def _pbx_popup_recipients(self):
@@ -229,77 +272,18 @@ class PbxCall(models.Model):
             "extension": self.answered_extension or False,
         }
 
-    def _pbx_popup_ring_payload(self):
+    def _pbx_popup_ring_payload(self, fresh=False):
         """What a receptionist needs on the card, as plain data.
 
         Everything here comes from the PBX, the caller or a contact and is
-        rendered as text by the client.
+        rendered as text by the client. The patients and leads come from
+        ``_pbx_popup_people`` (``fresh``: not from its short-lived cache).
         """
         self.ensure_one()
         # sudo: the card goes only to users the call rang (ingestion,
         #   pbx_popup_ringing): they see its patients and leads even without CRM rights
         call = self.sudo()
-        partner_fields = self.env["res.partner"]._fields
-        birthdate_field = next(
-            (
-                name
-                for name in BIRTHDATE_FIELDS
-                if name in partner_fields and partner_fields[name].type == "date"
-            ),
-            None,
-        )
-        # Only what the card shows is read: contacts and leads are wide.
-        linked = call.with_context(active_test=False)
-        partners = linked.partner_ids
-        partners.fetch(["active", "name", "ref", *filter(None, [birthdate_field])])
-        partners = partners.filtered("active")[:MAX_PATIENTS]
-        lead_ids = linked.lead_ids.ids
-        # Open leads of the number, and those of the matching patients.
-        leads = self.env["crm.lead"].browse()
-        if lead_ids or partners:
-            # sudo: open leads of this caller's number and patients only, for the card
-            #   of a user the call rang
-            leads = (
-                self.env["crm.lead"]
-                .sudo()
-                .search(
-                    [
-                        "|",
-                        ("id", "in", lead_ids),
-                        ("partner_id", "in", partners.ids),
-                        ("company_id", "in", [False, call.company_id.id]),
-                        "|",
-                        ("stage_id", "=", False),
-                        ("stage_id.is_won", "=", False),
-                    ],
-                    order="id desc",
-                    limit=20,
-                )
-            )
-            leads.fetch(["name", "stage_id", "partner_id"])
-        last_calls = call._pbx_popup_last_calls(partners)
-        last_touches = call._pbx_popup_last_touches(partners)
-        patients = []
-        for partner in partners:
-            own_leads = leads.filtered(lambda lead, p=partner: lead.partner_id == p)
-            birthdate = partner[birthdate_field] if birthdate_field else False
-            patients.append(
-                {
-                    "id": partner.id,
-                    "name": partner.name or partner.display_name,
-                    "ref": partner.ref or False,
-                    "birthdate": fields.Date.to_string(birthdate)
-                    if birthdate
-                    else False,
-                    "last_call": last_calls.get(partner.id, False),
-                    "last_touch": last_touches.get(partner.id, False),
-                    "leads": [
-                        self._pbx_popup_lead_data(lead)
-                        for lead in own_leads[:MAX_LEADS]
-                    ],
-                }
-            )
-        other_leads = leads.filtered(lambda lead: lead.partner_id not in partners)
+        people = call._pbx_popup_people(fresh)
         # Counted from the last ring: a caller may wait in a queue for minutes
         # before a phone rings.
         now = fields.Datetime.now()
@@ -312,30 +296,104 @@ class PbxCall(models.Model):
             "line": call.did or call.dst or "",
             "start": fields.Datetime.to_string(call.start) if call.start else False,
             "expires_in": max(1, int(RING_SECONDS - age)),
-            "patients": patients,
-            "leads": [
-                self._pbx_popup_lead_data(lead) for lead in other_leads[:MAX_LEADS]
-            ],
+            "patients": people["patients"],
+            "leads": people["leads"],
         }
 
-    @api.model
-    def _pbx_popup_lead_data(self, lead):
-        return {
-            "id": lead.id,
-            "name": lead.name or "",
-            "stage": lead.stage_id.name or "",
-        }
+    def _pbx_popup_people(self, fresh=False):
+        """The card's patients and leads: ``{"patients": [...], "leads": [...]}``.
 
-    def _pbx_popup_last_calls(self, partners):
-        """{partner id: the patient's latest other call of this company}.
-
-        One query from the patients' side of the link (an index hit), not a
-        scan of the calls by date.
+        Every phone of a ring group rings for the same call at once, and each
+        ring is its own request: the card's people are built once per process
+        and call, and reused for ``CARD_CACHE_SECONDS`` while the call's
+        patients and leads stay the same (a patient or lead found during the
+        call changes them, and ``_pbx_popup_update`` asks ``fresh``). The
+        result is shared: read it, do not change it.
         """
         self.ensure_one()
-        if not partners:
-            return {}
-        self.env["pbx.call"].flush_model(
+        linked = self.with_context(active_test=False)
+        key = (
+            self.env.cr.dbname,
+            self.id,
+            tuple(linked.partner_ids.ids),
+            tuple(linked.lead_ids.ids),
+            self.company_id.id,
+            self.env.lang,
+        )
+        if not fresh and (people := _card_cache.get(key)) is not None:
+            return people
+        people = self._pbx_popup_build_people()
+        # kept once what it was read from is committed (not from a
+        # transaction that is rolled back and replayed)
+        self.env.cr.postcommit.add(lambda: _card_cache.put(key, people))
+        return people
+
+    def _pbx_popup_build_people(self):
+        partner_fields = self.env["res.partner"]._fields
+        birthdate_field = next(
+            (
+                name
+                for name in BIRTHDATE_FIELDS
+                if name in partner_fields and partner_fields[name].type == "date"
+            ),
+            None,
+        )
+        # Only what the card shows is read: contacts and leads are wide.
+        linked = self.with_context(active_test=False)
+        partners = linked.partner_ids
+        partners.fetch(
+            ["active", "name", "complete_name", "ref", *filter(None, [birthdate_field])]
+        )
+        partners = partners.filtered("active")[:MAX_PATIENTS]
+        leads, last_calls, last_touches = self._pbx_popup_card_rows(
+            partners, linked.lead_ids.ids
+        )
+        own_leads, other_leads = defaultdict(list), []
+        for owner, lead in leads:
+            (own_leads[owner] if owner in partners.ids else other_leads).append(lead)
+        patients = []
+        for partner in partners:
+            birthdate = partner[birthdate_field] if birthdate_field else False
+            touch = last_touches.get(partner.id)
+            if touch:
+                # named as pbx.touch names itself: its channel and patient
+                who = partner.display_name
+                touch = {
+                    "name": f"{touch['channel']}: {who}" if who else touch["channel"],
+                    "date": touch["date"],
+                }
+            patients.append(
+                {
+                    "id": partner.id,
+                    "name": partner.name or partner.display_name,
+                    "ref": partner.ref or False,
+                    "birthdate": fields.Date.to_string(birthdate)
+                    if birthdate
+                    else False,
+                    "last_call": last_calls.get(partner.id, False),
+                    "last_touch": touch or False,
+                    "leads": own_leads[partner.id][:MAX_LEADS],
+                }
+            )
+        return {"patients": patients, "leads": other_leads[:MAX_LEADS]}
+
+    def _pbx_popup_card_rows(self, partners, lead_ids):
+        """What the card shows besides the patients, in one statement:
+
+        - the open leads of the number and of its patients (newest first, in
+          the call's company or none), as ``[(partner id, {id, name, stage})]``;
+        - {partner id: the patient's latest other call of this company}, read
+          from the patients' side of the link (an index hit);
+        - {partner id: {channel, date}} of each patient's latest touch of this
+          call's company (a patient may be shared by several clinics).
+
+        Read as superuser (the card goes only to the users the call rang).
+        """
+        self.ensure_one()
+        if not partners and not lead_ids:
+            return [], {}, {}
+        env = self.env
+        env["pbx.call"].flush_model(
             [
                 "start",
                 "company_id",
@@ -345,69 +403,75 @@ class PbxCall(models.Model):
                 "user_id",
             ]
         )
-        self.env["res.users"].flush_model(["partner_id"])
-        self.env["res.partner"].flush_model(["name"])
-        self.env.cr.execute(
+        env["crm.lead"].flush_model(
+            ["active", "name", "partner_id", "company_id", "stage_id"]
+        )
+        env["crm.stage"].flush_model(["name", "is_won"])
+        env["pbx.touch"].flush_model(["partner_id", "company_id", "date", "channel"])
+        env["res.users"].flush_model(["partner_id"])
+        env["res.partner"].flush_model(["name"])
+        partner_ids, company_id = partners.ids, self.company_id.id
+        env.cr.execute(
             SQL(
                 """
-                SELECT DISTINCT ON (rel.partner_id) rel.partner_id, call.start,
-                       call.direction, call.disposition, admin.name
-                FROM pbx_call_partner_rel rel
-                JOIN pbx_call call ON call.id = rel.call_id
-                LEFT JOIN res_users u ON u.id = call.user_id
-                LEFT JOIN res_partner admin ON admin.id = u.partner_id
-                WHERE rel.partner_id = ANY(%s)
-                  AND call.id != %s
-                  AND call.company_id = %s
-                ORDER BY rel.partner_id, call.start DESC, call.id DESC
+                (SELECT 'lead', l.partner_id, l.id, l.name,
+                        COALESCE(s.name->>%(lang)s, s.name->>'en_US'),
+                        NULL::timestamp, NULL::varchar, NULL::varchar
+                 FROM crm_lead l LEFT JOIN crm_stage s ON s.id = l.stage_id
+                 WHERE l.active
+                   AND (l.id = ANY(%(leads)s) OR l.partner_id = ANY(%(partners)s))
+                   AND (l.company_id IS NULL OR l.company_id = %(company)s)
+                   AND s.is_won IS NOT TRUE
+                 ORDER BY l.id DESC LIMIT 20)
+                UNION ALL
+                (SELECT DISTINCT ON (rel.partner_id) 'call', rel.partner_id,
+                        call.id, admin.name, NULL, call.start, call.direction,
+                        call.disposition
+                 FROM pbx_call_partner_rel rel
+                 JOIN pbx_call call ON call.id = rel.call_id
+                 LEFT JOIN res_users u ON u.id = call.user_id
+                 LEFT JOIN res_partner admin ON admin.id = u.partner_id
+                 WHERE rel.partner_id = ANY(%(partners)s)
+                   AND call.id != %(call)s
+                   AND call.company_id = %(company)s
+                 ORDER BY rel.partner_id, call.start DESC, call.id DESC)
+                UNION ALL
+                (SELECT DISTINCT ON (t.partner_id) 'touch', t.partner_id, t.id,
+                        NULL, NULL, t.date, t.channel, NULL
+                 FROM pbx_touch t
+                 WHERE t.partner_id = ANY(%(partners)s)
+                   AND t.company_id = %(company)s
+                 ORDER BY t.partner_id, t.date DESC, t.id DESC)
                 """,
-                partners.ids,
-                self.id,
-                self.company_id.id,
+                lang=env.lang or "en_US",
+                leads=lead_ids,
+                partners=partner_ids,
+                company=company_id,
+                call=self.id,
             )
         )
-        rows = self.env.cr.fetchall()
-        labels = dict(self._fields["disposition"].selection)
+        dispositions = dict(self._fields["disposition"].selection)
         directions = dict(self._fields["direction"].selection)
-        return {
-            partner_id: {
-                "start": fields.Datetime.to_string(start),
-                "direction": directions.get(direction, ""),
-                "disposition": labels.get(disposition, "") if disposition else "",
-                "user_name": user_name or "",
-            }
-            for partner_id, start, direction, disposition, user_name in rows
-        }
-
-    def _pbx_popup_last_touches(self, partners):
-        """{partner id: {name, date}} of each patient's latest touch of this
-        call's company (a patient may be shared by several clinics)."""
-        self.ensure_one()
-        if not partners:
-            return {}
-        result = {}
-        # sudo: latest touches of the caller's patients, in the call's company only, for
-        #   the card
-        for touch in (
-            self.env["pbx.touch"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", partners.ids),
-                    ("company_id", "=", self.company_id.id),
-                ],
-                order="date desc, id desc",
-                limit=50,
-            )
-        ):
-            result.setdefault(
-                touch.partner_id.id,
-                {
-                    "name": touch.display_name or "",
-                    "date": fields.Datetime.to_string(touch.date),
-                },
-            )
-        return result
+        channels = dict(env["pbx.touch"]._fields["channel"].selection)
+        leads, last_calls, last_touches = [], {}, {}
+        for kind, partner_id, rid, name, stage, date, code1, code2 in env.cr.fetchall():
+            if kind == "lead":
+                leads.append(
+                    (partner_id, {"id": rid, "name": name or "", "stage": stage or ""})
+                )
+            elif kind == "call":
+                last_calls[partner_id] = {
+                    "start": fields.Datetime.to_string(date),
+                    "direction": directions.get(code1, ""),
+                    "disposition": dispositions.get(code2, "") if code2 else "",
+                    "user_name": name or "",
+                }
+            else:
+                last_touches[partner_id] = {
+                    "channel": channels.get(code1, ""),
+                    "date": fields.Datetime.to_string(date),
+                }
+        return leads, last_calls, last_touches
 
     # ------------------------------------------------------------------
     # What the pop-up calls

@@ -1,10 +1,12 @@
 import json
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
 
+from odoo.addons.clinic_pbx.models.pbx_call_popup import _card_cache
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
 from .common import cdr_event, make_connection
@@ -512,3 +514,40 @@ class TestCallPopupUpdates(PopupCase):
         )
         self.assertEqual(call.partner_id, patient)
         self.assertEqual(self.sent(), {})
+
+    def test_each_phone_of_a_ring_group_gets_the_card_read_once(self):
+        # Every phone of the ring group rings in its own request, each
+        # committed before the next; between them, the receptionist who took
+        # the first card saves the caller's sister as a new patient.
+        self.addCleanup(_card_cache.clear)
+        Model = type(self.Call)
+        build = Model._pbx_popup_build_people
+        built = []
+
+        def counted(call):
+            built.append(call.id)
+            return build(call)
+
+        def ring(extension):
+            self.ingest(ringing("g1", extension=extension, time=self.now()))
+            sent = self.sent()
+            self.env.cr.postcommit.run()  # what the request's commit runs
+            return sent
+
+        with patch.object(Model, "_pbx_popup_build_people", counted):
+            for extension in ("101", "102"):
+                card = ring(extension)["pbx.call/ring"][self.a.partner_id.id]
+                self.assertEqual(
+                    [p["name"] for p in card["patients"]], ["Vera Sokolova"]
+                )
+            self.assertEqual(len(built), 1)
+            sister = self.env["res.partner"].create(
+                {"name": "Sister", "mobile": self.patient.mobile}
+            )
+            update = self.sent()["pbx.call/update"][self.a.partner_id.id]
+            self.env.cr.postcommit.run()
+            card = ring("104")["pbx.call/ring"][self.e.partner_id.id]
+        expected = {self.patient.id, sister.id}
+        self.assertEqual({p["id"] for p in update["patients"]}, expected)
+        self.assertEqual({p["id"] for p in card["patients"]}, expected)
+        self.assertEqual(len(built), 2)
