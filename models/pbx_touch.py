@@ -1,7 +1,7 @@
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.tools import SQL
 
 from ..tools.calltouch import clean_text
@@ -335,7 +335,7 @@ class PbxTouch(models.Model):
             if name == "tag_ids":
                 missing = [tag for tag in value if tag not in current.ids]
                 if missing:
-                    changed[name] = [(4, tag) for tag in missing]
+                    changed[name] = [Command.link(tag) for tag in missing]
                 continue
             if field.type == "many2one":
                 differs = (value or False) != current.id
