@@ -19,7 +19,9 @@ mixin then gives every sync, by its name:
   (``_pbx_settings_problems``), and the check when they are saved;
 - how long its web service client waits: the client's own ``timeout``, or
   the system parameter ``clinic_pbx.<name>_timeout`` (``_pbx_sync_timeout``);
-- the notifications of the Test connection and Sync now buttons.
+- the notifications of the Test connection and Sync now buttons;
+- the records a sync names (tags, UTM sources...), found or created once
+  even when two transactions create the same name: ``find_or_create``.
 
 A new integration declares its ``PbxSync`` and its fields, and writes only
 what talks to its service.
@@ -28,6 +30,8 @@ what talks to its service.
 import logging
 from dataclasses import dataclass
 
+from psycopg2 import errorcodes, errors
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -35,6 +39,43 @@ from ..tools.http_service import Timeout, is_http_url
 from ..tools.sync_lock import lock_namespace, try_sync_lock
 
 _logger = logging.getLogger(__name__)
+
+
+class ConcurrentCreate(errors.SerializationFailure):
+    """Another transaction committed the record this one was creating.
+
+    A serialization failure, so that Odoo runs the request again (as it does
+    for PostgreSQL's own); the next run sees the record.
+    """
+
+    pgcode = errorcodes.SERIALIZATION_FAILURE
+
+
+def find_or_create(model, domain, values):
+    """The record of ``model`` matching ``domain``, created from ``values``
+    when there is none.
+
+    Two transactions may create the same record at once: ``model`` needs the
+    unique constraint that makes the second INSERT fail (it waits for the
+    first transaction, then fails if it committed). That INSERT runs in a
+    savepoint, so the failure costs only the INSERT; the record is then
+    searched again. Under REPEATABLE READ a record committed after this
+    transaction began stays invisible to it: then ``ConcurrentCreate`` is
+    raised and the request, run again, finds the record.
+    """
+    record = model.search(domain, limit=1)
+    if record:
+        return record
+    try:
+        with model.env.cr.savepoint():
+            return model.create(values)
+    except errors.UniqueViolation:
+        record = model.search(domain, limit=1)
+        if not record:
+            raise ConcurrentCreate(
+                f"{model._name} {values!r} was created by another transaction"
+            ) from None
+        return record
 
 
 @dataclass(frozen=True)
