@@ -15,6 +15,8 @@ mixin then gives every sync, by its name:
   its ``credentials`` fields changes (``write``) or Test connection works;
 - the scheduled action's choice of records and its run over them, each
   committed on its own: ``_pbx_sync_due(name)``, ``_pbx_sync_each(run)``;
+  a run does one bounded batch per record and says what is left
+  (``_pbx_sync_progress``), so Odoo runs it again at once until caught up;
 - what keeps the settings from working, as sentences
   (``_pbx_settings_problems``), and the check when they are saved;
 - how long its web service client waits: the client's own ``timeout``, or
@@ -28,6 +30,7 @@ what talks to its service.
 """
 
 import logging
+import math
 from dataclasses import dataclass
 
 from psycopg2 import errorcodes, errors
@@ -209,11 +212,29 @@ class PbxSyncMixin(models.AbstractModel):
     def _pbx_sync_each(self, run, commit=None):
         """``run(record)`` for each of these records; ``commit`` (the
         scheduled action passes the cursor's) after each, so what one record
-        did stays whatever happens to the next."""
+        did stays whatever happens to the next. Returns what each run
+        returned, in order."""
+        results = []
         for record in self:
-            run(record)
+            results.append(run(record))
             if commit:
                 commit()
+        return results
+
+    @api.model
+    def _pbx_sync_progress(self, done, remaining):
+        """Tell the scheduled action how many batches it did and how many
+        are left: while some are left, Odoo runs it again at once (each run
+        its own transaction) instead of waiting for its next interval."""
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    @staticmethod
+    def _pbx_windows_left(until, now, window):
+        """How many windows of ``window`` (a timedelta) a sync that reached
+        ``until`` still has to fetch to reach ``now``."""
+        if not until or until >= now:
+            return 0
+        return math.ceil((now - until) / window)
 
     # ------------------------------------------------------------------
     # Settings

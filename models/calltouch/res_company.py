@@ -201,15 +201,28 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_calltouch_sync(self):
+        """One window (at most MAX_WINDOW) per company; while a company is
+        behind, Odoo runs this again at once."""
+        now = fields.Datetime.now()
         companies = self._pbx_sync_due("calltouch")
-        companies._calltouch_sync_companies(commit=self.env.cr.commit)
+        results = companies._calltouch_sync_companies(
+            commit=self.env.cr.commit, now=now
+        )
+        # A failed run waits for the next interval; one that worked goes on.
+        remaining = sum(
+            self._pbx_windows_left(company.calltouch_synced_until, now, MAX_WINDOW)
+            for company, result in zip(companies, results, strict=True)
+            if result
+        )
+        self._pbx_sync_progress(done=len(companies), remaining=remaining)
 
-    def _calltouch_sync_companies(self, commit=None):
+    def _calltouch_sync_companies(self, commit=None, now=None):
         """Sync each of these companies on its own (``_calltouch_sync``
         records an unexpected failure on the company and rolls back only its
         own work). ``commit`` (the cron passes the cursor's commit) is called
-        after each company, so one neither undoes nor stops the others."""
-        self._pbx_sync_each(lambda company: company._calltouch_sync(), commit)
+        after each company, so one neither undoes nor stops the others.
+        Returns each company's result."""
+        return self._pbx_sync_each(lambda company: company._calltouch_sync(now), commit)
 
     def _calltouch_window(self, now):
         # sudo: reads the admin-only cursor and time lag, only to compute the sync's
