@@ -23,7 +23,10 @@ mixin then gives every sync, by its name:
   the system parameter ``clinic_pbx.<name>_timeout`` (``_pbx_sync_timeout``);
 - the notifications of the Test connection and Sync now buttons;
 - the records a sync names (tags, UTM sources...), found or created once
-  even when two transactions create the same name: ``find_or_create``.
+  even when two transactions create the same name: ``find_or_create``;
+- the fields every web service's settings have (``sync_company_fields`` on
+  the company, ``sync_settings_fields`` on the settings page), declared on a
+  model with the class decorator ``with_fields``.
 
 A new integration declares its ``PbxSync`` and its fields, and writes only
 what talks to its service.
@@ -79,6 +82,61 @@ def find_or_create(model, domain, values):
                 f"{model._name} {values!r} was created by another transaction"
             ) from None
         return record
+
+
+def with_fields(declared):
+    """Class decorator: declare the fields of ``declared`` ({name: field}) on
+    the model class, as if they were written in its body."""
+
+    def decorate(cls):
+        for name, field in declared.items():
+            setattr(cls, name, field)
+            field.__set_name__(cls, name)
+        return cls
+
+    return decorate
+
+
+def sync_company_fields(prefix, label, groups, **attrs):
+    """The settings and health every web service sync has on the company:
+    ``<prefix>enabled``, ``token``, ``time_lag`` (minutes read again),
+    ``last_success_at``, ``last_error``, ``last_error_at`` and ``paused``,
+    readable by ``groups`` only. ``attrs`` adds to a field's attributes by
+    its short name, e.g. ``enabled={"string": ..., "help": ...}``."""
+    shape = {
+        "enabled": (fields.Boolean, {}),
+        "token": (fields.Char, {"copy": False}),
+        "time_lag": (fields.Integer, {"default": 5}),
+        "last_success_at": (
+            fields.Datetime,
+            {"string": f"{label} Last Success", "readonly": True, "copy": False},
+        ),
+        "last_error": (fields.Text, {"readonly": True, "copy": False}),
+        "last_error_at": (fields.Datetime, {"readonly": True, "copy": False}),
+        "paused": (fields.Boolean, {"readonly": True, "copy": False}),
+    }
+    return {
+        prefix + name: kind(**base, **attrs.get(name, {}), groups=groups)
+        for name, (kind, base) in shape.items()
+    }
+
+
+def sync_settings_fields(prefix, groups):
+    """The settings page's fields of ``sync_company_fields``: the settings
+    editable, the health read-only, the token for ``groups`` only."""
+    shape = {
+        "enabled": (fields.Boolean, {"readonly": False}),
+        "token": (fields.Char, {"readonly": False, "groups": groups}),
+        "time_lag": (fields.Integer, {"readonly": False}),
+        "last_success_at": (fields.Datetime, {}),
+        "last_error": (fields.Text, {}),
+        "last_error_at": (fields.Datetime, {}),
+        "paused": (fields.Boolean, {}),
+    }
+    return {
+        prefix + name: kind(related=f"company_id.{prefix}{name}", **attrs)
+        for name, (kind, attrs) in shape.items()
+    }
 
 
 @dataclass(frozen=True)

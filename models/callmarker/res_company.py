@@ -6,7 +6,7 @@ from odoo import _, api, fields, models
 
 from ...tools import callmarker_adapter as adapter
 from ...tools.http_service import ServiceAuthError, ServiceError
-from ..pbx_sync_mixin import PbxSync
+from ..pbx_sync_mixin import PbxSync, sync_company_fields, with_fields
 from . import pbx_callmarker_push
 
 _logger = logging.getLogger(__name__)
@@ -44,16 +44,30 @@ class _LockLost(Exception):
     """Another run took the company's sync lock while this one committed."""
 
 
+@with_fields(
+    sync_company_fields(
+        "callmarker_",
+        "Callmarker",
+        ADMINS,
+        enabled={
+            "string": "Enable Callmarker Service",
+            "help": "Send finished calls and their recordings to Callmarker and "
+            "fetch its tags, quality scores and checklists.",
+        },
+        time_lag={
+            "help": "Minutes each fetch reaches back before the previous one, to "
+            "allow for clock differences and late analyses.",
+        },
+        paused={
+            "help": "Callmarker refused the ID or token; nothing is sent or fetched "
+            "until the ID, token or URLs are changed or Test connection succeeds.",
+        },
+    )
+)
 class ResCompany(models.Model):
     _name = "res.company"
     _inherit = ["res.company", "pbx.sync.mixin"]
 
-    callmarker_enabled = fields.Boolean(
-        "Enable Callmarker Service",
-        help="Send finished calls and their recordings to Callmarker and fetch "
-        "its tags, quality scores and checklists.",
-        groups=ADMINS,
-    )
     callmarker_call_data_url = fields.Char(
         "Callmarker Call Data URL",
         help="Where the analysis results of calls are fetched.",
@@ -69,13 +83,6 @@ class ResCompany(models.Model):
         help="The integration id Callmarker gave this clinic.",
         groups=ADMINS,
     )
-    callmarker_token = fields.Char(groups=ADMINS, copy=False)
-    callmarker_time_lag = fields.Integer(
-        default=5,
-        help="Minutes each fetch reaches back before the previous one, to allow "
-        "for clock differences and late analyses.",
-        groups=ADMINS,
-    )
     callmarker_low_score = fields.Integer(
         "Callmarker Low Score Below",
         default=60,
@@ -85,21 +92,6 @@ class ResCompany(models.Model):
         "Callmarker Results Fetched Up To",
         readonly=True,
         copy=False,
-        groups=ADMINS,
-    )
-    callmarker_last_success_at = fields.Datetime(
-        "Callmarker Last Success",
-        readonly=True,
-        copy=False,
-        groups=ADMINS,
-    )
-    callmarker_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
-    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
-    callmarker_paused = fields.Boolean(
-        readonly=True,
-        copy=False,
-        help="Callmarker refused the ID or token; nothing is sent or fetched until "
-        "the ID, token or URLs are changed or Test connection succeeds.",
         groups=ADMINS,
     )
     callmarker_skipped = fields.Text(
