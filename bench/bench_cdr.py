@@ -5,6 +5,8 @@ import random
 import time
 from datetime import datetime, timedelta
 
+from odoo import Command
+
 TITLE = "FreePBX CDR sync of 100,000 rows from MariaDB (goal ≤ 60 s)"
 ROWS = 100_000
 ODOO_DB = "clinic_pbx_bench_cdr"
@@ -73,7 +75,7 @@ def _measure(env, calls):
                 "login": f"admin{ext}",
                 "pbx_extension": ext,
                 # Only PBX Users count as users of an extension.
-                "groups_id": [(4, pbx_user.id)],
+                "groups_id": [Command.link(pbx_user.id)],
             }
         )
     connection = env["pbx.connection"].create(

@@ -11,6 +11,8 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.extras
 import requests
 
+from odoo import Command
+
 TITLE = "Event API ingestion: batches of 500 `cdr` events, 2 workers"
 DB = "clinic_pbx_bench_ingest"
 CALLS = int(os.environ.get("BENCH_INGEST_CALLS", 40_000))
@@ -85,7 +87,9 @@ def run(ctx):
                     "login": f"bench{ext}",
                     "pbx_extension": str(ext),
                     # Only PBX Users count as users of an extension.
-                    "groups_id": [(4, env.ref("clinic_pbx.clinic_pbx_group_user").id)],
+                    "groups_id": [
+                        Command.link(env.ref("clinic_pbx.clinic_pbx_group_user").id)
+                    ],
                 }
                 for ext in range(101, 106)
             ]

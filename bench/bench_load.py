@@ -55,23 +55,16 @@ def _event_relay():
 
 def _prepare(ctx, token):
     from odoo.addons.clinic_pbx.models.pbx_connection import hash_token
+    from odoo.addons.clinic_pbx.tools.demo_data import create_reception_users
 
     relay = _event_relay()
     with ctx.env(DB) as env:
-        groups = [
-            env.ref("base.group_user").id,
-            env.ref("clinic_pbx.clinic_pbx_group_user").id,
-        ]
-        env["res.users"].create(
+        create_reception_users(
+            env,
             [
-                {
-                    "name": f"Reception {ext}",
-                    "login": f"load{ext}",
-                    "pbx_extension": ext,
-                    "groups_id": [(6, 0, groups)],
-                }
+                (f"Reception {ext}", f"load{ext}", ext)
                 for ext in relay.RING_GROUP + relay.DESKS
-            ]
+            ],
         )
         russia = env.ref("base.ru")
         env["res.partner"].create(

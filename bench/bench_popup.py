@@ -34,22 +34,12 @@ def _number(index):
 def _prepare(ctx, token):
     with ctx.env(DB) as env:
         from odoo.addons.clinic_pbx.models.pbx_connection import hash_token
+        from odoo.addons.clinic_pbx.tools.demo_data import create_reception_users
 
-        groups = [
-            env.ref("base.group_user").id,
-            env.ref("clinic_pbx.clinic_pbx_group_user").id,
-        ]
-        env["res.users"].create(
-            [
-                {
-                    "name": f"Reception {i + 1}",
-                    "login": f"desk{i + 1}",
-                    "password": PASSWORD,
-                    "pbx_extension": "101",
-                    "groups_id": [(6, 0, groups)],
-                }
-                for i in range(USERS)
-            ]
+        create_reception_users(
+            env,
+            [(f"Reception {i + 1}", f"desk{i + 1}", "101") for i in range(USERS)],
+            password=PASSWORD,
         )
         russia = env.ref("base.ru")
         env["res.partner"].create(

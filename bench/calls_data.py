@@ -11,6 +11,8 @@ import random
 import time
 from datetime import datetime, timedelta
 
+from odoo import Command
+
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 from odoo.addons.clinic_pbx.tools.phone import phone_key
 
@@ -102,7 +104,7 @@ def ensure_calls_db(ctx, name, count):
                     "login": f"admin{ext}",
                     "password": f"admin{ext}",
                     "pbx_extension": ext,
-                    "groups_id": [(4, (manager if index == 0 else user).id)],
+                    "groups_id": [Command.link((manager if index == 0 else user).id)],
                 }
             )
         ru_id = ru.id

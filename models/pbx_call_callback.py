@@ -9,7 +9,7 @@ again and being answered) within the call-back window
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import api, models
+from odoo import Command, api, models
 from odoo.tools import SQL
 
 DEFAULT_CALLBACK_WINDOW_HOURS = 24
@@ -147,8 +147,8 @@ class PbxCall(models.Model):
                 ):
                     call.write(
                         {
-                            "partner_ids": [(6, 0, p_ids)],
-                            "lead_ids": [(6, 0, l_ids)],
+                            "partner_ids": [Command.set(p_ids)],
+                            "lead_ids": [Command.set(l_ids)],
                             "partner_id": p_ids[0] if p_ids else False,
                         }
                     )

@@ -19,7 +19,7 @@ the FreePBX CDR sync, the demo generator and the benchmarks. Its contract:
 import hashlib
 from collections import defaultdict
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.tools import SQL
 
 from ..tools.call_events import merge_events
@@ -252,8 +252,8 @@ class PbxCall(models.Model):
                 lookup.append(vals)
             else:
                 vals.update(
-                    partner_ids=[(6, 0, row["partner_ids"])],
-                    lead_ids=[(6, 0, row["lead_ids"])],
+                    partner_ids=[Command.set(row["partner_ids"])],
+                    lead_ids=[Command.set(row["lead_ids"])],
                     partner_id=row["partner_id"] or False,
                 )
         self._add_contact_values(lookups, lookup)
@@ -552,7 +552,7 @@ class PbxCall(models.Model):
             state.get("state") == "done" and state.get("disposition") != "answered"
         )
         rang, admin = self._users_for_state(lookups, state)
-        vals["rang_user_ids"] = [(6, 0, rang)]
+        vals["rang_user_ids"] = [Command.set(rang)]
         vals["user_id"] = admin
         return vals
 
@@ -589,8 +589,8 @@ class PbxCall(models.Model):
             key = vals.get("external_key")
             p_ids = partners.get(key, []) if key else []
             l_ids = leads.get(key, []) if key else []
-            vals["partner_ids"] = [(6, 0, p_ids)]
-            vals["lead_ids"] = [(6, 0, l_ids)]
+            vals["partner_ids"] = [Command.set(p_ids)]
+            vals["lead_ids"] = [Command.set(l_ids)]
             vals["partner_id"] = p_ids[0] if p_ids else False
 
     @api.model

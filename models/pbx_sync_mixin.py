@@ -15,18 +15,28 @@ mixin then gives every sync, by its name:
   its ``credentials`` fields changes (``write``) or Test connection works;
 - the scheduled action's choice of records and its run over them, each
   committed on its own: ``_pbx_sync_due(name)``, ``_pbx_sync_each(run)``;
+  a run does one bounded batch per record and says what is left
+  (``_pbx_sync_progress``), so Odoo runs it again at once until caught up;
 - what keeps the settings from working, as sentences
   (``_pbx_settings_problems``), and the check when they are saved;
 - how long its web service client waits: the client's own ``timeout``, or
   the system parameter ``clinic_pbx.<name>_timeout`` (``_pbx_sync_timeout``);
-- the notifications of the Test connection and Sync now buttons.
+- the notifications of the Test connection and Sync now buttons;
+- the records a sync names (tags, UTM sources...), found or created once
+  even when two transactions create the same name: ``find_or_create``;
+- the fields every web service's settings have (``sync_company_fields`` on
+  the company, ``sync_settings_fields`` on the settings page), declared on a
+  model with the class decorator ``with_fields``.
 
 A new integration declares its ``PbxSync`` and its fields, and writes only
 what talks to its service.
 """
 
 import logging
+import math
 from dataclasses import dataclass
+
+from psycopg2 import errorcodes, errors
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
@@ -35,6 +45,98 @@ from ..tools.http_service import Timeout, is_http_url
 from ..tools.sync_lock import lock_namespace, try_sync_lock
 
 _logger = logging.getLogger(__name__)
+
+
+class ConcurrentCreate(errors.SerializationFailure):
+    """Another transaction committed the record this one was creating.
+
+    A serialization failure, so that Odoo runs the request again (as it does
+    for PostgreSQL's own); the next run sees the record.
+    """
+
+    pgcode = errorcodes.SERIALIZATION_FAILURE
+
+
+def find_or_create(model, domain, values):
+    """The record of ``model`` matching ``domain``, created from ``values``
+    when there is none.
+
+    Two transactions may create the same record at once: ``model`` needs the
+    unique constraint that makes the second INSERT fail (it waits for the
+    first transaction, then fails if it committed). That INSERT runs in a
+    savepoint, so the failure costs only the INSERT; the record is then
+    searched again. Under REPEATABLE READ a record committed after this
+    transaction began stays invisible to it: then ``ConcurrentCreate`` is
+    raised and the request, run again, finds the record.
+    """
+    record = model.search(domain, limit=1)
+    if record:
+        return record
+    try:
+        with model.env.cr.savepoint():
+            return model.create(values)
+    except errors.UniqueViolation:
+        record = model.search(domain, limit=1)
+        if not record:
+            raise ConcurrentCreate(
+                f"{model._name} {values!r} was created by another transaction"
+            ) from None
+        return record
+
+
+def with_fields(declared):
+    """Class decorator: declare the fields of ``declared`` ({name: field}) on
+    the model class, as if they were written in its body."""
+
+    def decorate(cls):
+        for name, field in declared.items():
+            setattr(cls, name, field)
+            field.__set_name__(cls, name)
+        return cls
+
+    return decorate
+
+
+def sync_company_fields(prefix, label, groups, **attrs):
+    """The settings and health every web service sync has on the company:
+    ``<prefix>enabled``, ``token``, ``time_lag`` (minutes read again),
+    ``last_success_at``, ``last_error``, ``last_error_at`` and ``paused``,
+    readable by ``groups`` only. ``attrs`` adds to a field's attributes by
+    its short name, e.g. ``enabled={"string": ..., "help": ...}``."""
+    shape = {
+        "enabled": (fields.Boolean, {}),
+        "token": (fields.Char, {"copy": False}),
+        "time_lag": (fields.Integer, {"default": 5}),
+        "last_success_at": (
+            fields.Datetime,
+            {"string": f"{label} Last Success", "readonly": True, "copy": False},
+        ),
+        "last_error": (fields.Text, {"readonly": True, "copy": False}),
+        "last_error_at": (fields.Datetime, {"readonly": True, "copy": False}),
+        "paused": (fields.Boolean, {"readonly": True, "copy": False}),
+    }
+    return {
+        prefix + name: kind(**base, **attrs.get(name, {}), groups=groups)
+        for name, (kind, base) in shape.items()
+    }
+
+
+def sync_settings_fields(prefix, groups):
+    """The settings page's fields of ``sync_company_fields``: the settings
+    editable, the health read-only, the token for ``groups`` only."""
+    shape = {
+        "enabled": (fields.Boolean, {"readonly": False}),
+        "token": (fields.Char, {"readonly": False, "groups": groups}),
+        "time_lag": (fields.Integer, {"readonly": False}),
+        "last_success_at": (fields.Datetime, {}),
+        "last_error": (fields.Text, {}),
+        "last_error_at": (fields.Datetime, {}),
+        "paused": (fields.Boolean, {}),
+    }
+    return {
+        prefix + name: kind(related=f"company_id.{prefix}{name}", **attrs)
+        for name, (kind, attrs) in shape.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -168,11 +270,29 @@ class PbxSyncMixin(models.AbstractModel):
     def _pbx_sync_each(self, run, commit=None):
         """``run(record)`` for each of these records; ``commit`` (the
         scheduled action passes the cursor's) after each, so what one record
-        did stays whatever happens to the next."""
+        did stays whatever happens to the next. Returns what each run
+        returned, in order."""
+        results = []
         for record in self:
-            run(record)
+            results.append(run(record))
             if commit:
                 commit()
+        return results
+
+    @api.model
+    def _pbx_sync_progress(self, done, remaining):
+        """Tell the scheduled action how many batches it did and how many
+        are left: while some are left, Odoo runs it again at once (each run
+        its own transaction) instead of waiting for its next interval."""
+        self.env["ir.cron"]._notify_progress(done=done, remaining=remaining)
+
+    @staticmethod
+    def _pbx_windows_left(until, now, window):
+        """How many windows of ``window`` (a timedelta) a sync that reached
+        ``until`` still has to fetch to reach ``now``."""
+        if not until or until >= now:
+            return 0
+        return math.ceil((now - until) / window)
 
     # ------------------------------------------------------------------
     # Settings

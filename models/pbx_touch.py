@@ -1,12 +1,14 @@
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.tools import SQL
+from odoo.tools.sql import escape_psql
 
 from ..tools.calltouch import clean_text
 from ..tools.phone import phone_key
 from .pbx_call_ingest import NEW_CALL
+from .pbx_sync_mixin import find_or_create
 
 CHANNELS = [
     ("call", "Phone Call"),
@@ -227,9 +229,6 @@ class PbxTouch(models.Model):
         ``values_list`` items have "source", "medium", "campaign" keys; the
         records are found by name (case-insensitively) or created.
         """
-        # sudo: asked only by the Calltouch sync: finds or creates the UTM records it
-        #   names
-        Mixin = self.env["utm.mixin"].sudo()
         wanted = {
             (key, clean_text(values.get(key)))
             for values in values_list
@@ -239,7 +238,16 @@ class PbxTouch(models.Model):
         found = {}
         for key, name in sorted(wanted):
             _field, model = UTM_FIELDS[key]
-            found[key, name] = Mixin._find_or_create_record(model, name).id
+            values = {"name": name}
+            if model == "utm.campaign":
+                values["is_auto_campaign"] = True
+            found[key, name] = find_or_create(
+                # sudo: asked only by the Calltouch sync: finds or creates the UTM
+                #   records it names
+                self.env[model].sudo().with_context(active_test=False),
+                [("name", "=ilike", escape_psql(name))],
+                values,
+            ).id
         return found
 
     @api.model
@@ -335,7 +343,7 @@ class PbxTouch(models.Model):
             if name == "tag_ids":
                 missing = [tag for tag in value if tag not in current.ids]
                 if missing:
-                    changed[name] = [(4, tag) for tag in missing]
+                    changed[name] = [Command.link(tag) for tag in missing]
                 continue
             if field.type == "many2one":
                 differs = (value or False) != current.id

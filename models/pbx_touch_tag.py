@@ -2,6 +2,8 @@ from random import randint
 
 from odoo import api, fields, models
 
+from .pbx_sync_mixin import find_or_create
+
 
 class PbxTouchTag(models.Model):
     _name = "pbx.touch.tag"
@@ -25,9 +27,6 @@ class PbxTouchTag(models.Model):
         #   names
         Tag = self.sudo()
         found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
-        missing = sorted(names - set(found))
-        if missing:
-            found.update(
-                {tag.name: tag.id for tag in Tag.create([{"name": n} for n in missing])}
-            )
+        for name in sorted(names - set(found)):
+            found[name] = find_or_create(Tag, [("name", "=", name)], {"name": name}).id
         return found

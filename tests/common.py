@@ -129,3 +129,21 @@ def committed_pbx(extensions=()):
             env["pbx.call"].search([("connection_id", "=", connection.id)]).unlink()
             connection.unlink()
             env["res.users"].browse(ids["user_ids"]).unlink()
+
+
+def run_cron_until_caught_up(case, run, runs=10):
+    """Call ``run()`` (a scheduled action's method) as Odoo runs it: again at
+    once while it reports work left through ``ir.cron._notify_progress``.
+    Returns the ``remaining`` counts it reported, one per run."""
+    reported = []
+    case.patch(
+        type(case.env["ir.cron"]),
+        "_notify_progress",
+        lambda cron, done, remaining, deactivate=False: reported.append(remaining),
+    )
+    for _run in range(runs):
+        case.env.invalidate_all()  # each run is a transaction of its own
+        run()
+        if not reported or not reported[-1]:
+            break
+    return reported

@@ -1,6 +1,7 @@
 import ast
 import json
 
+from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import Form, HttpCase, TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
@@ -88,7 +89,7 @@ class TestExtensions(TransactionCase):
             login="ext_theirs",
             groups=PBX_USER,
             company_id=other.id,
-            company_ids=[(6, 0, other.ids)],
+            company_ids=[Command.set(other.ids)],
         )
         with self.assertRaises(AccessError):
             theirs.with_user(self.manager).write({"pbx_extension": "101"})
@@ -132,7 +133,7 @@ class TestExtensions(TransactionCase):
             groups=PBX_USER,
             pbx_extension="101",
             company_id=other.id,
-            company_ids=[(6, 0, other.ids)],
+            company_ids=[Command.set(other.ids)],
         )
         new_test_user(
             self.env,

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 from odoo import SUPERUSER_ID, api, fields
+from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 
 from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
@@ -609,3 +610,89 @@ class TestCallmarkerSyncOnTwoNodes(TwoNodesCase):
         )
         self.assertEqual(action["params"]["type"], "success")
         self.assert_done_once()
+
+
+# ----------------------------------------------------------------------------
+# Records a sync names (tags, UTM records): found or created once
+# ----------------------------------------------------------------------------
+
+
+@tagged("post_install", "-at_install")
+class TestFindOrCreateOnTwoNodes(TwoNodesCase):
+    """Two nodes name the same new tag at once; each request runs as Odoo
+    runs one (``retrying``: again after a serialization failure)."""
+
+    def setUp(self):
+        super().setUp()
+        self.name = "Nodes %s" % secrets.token_hex(4)
+        self.addCleanup(self.remove_named)
+
+    def remove_named(self):
+        with self.committed() as env:
+            for model in ("pbx.call.tag", "pbx.call.tag.category"):
+                env[model].search([("name", "=", self.name)]).unlink()
+            for model in ("pbx.touch.tag", "crm.tag", "utm.source"):
+                env[model].with_context(active_test=False).search(
+                    [("name", "=", self.name)]
+                ).unlink()
+
+    @staticmethod
+    def request(job):
+        return (lambda env: retrying(lambda: job(env), env), SUPERUSER_ID)
+
+    @staticmethod
+    def opening(env):
+        env.cr.execute("SELECT 1")  # the transaction's snapshot is taken here
+
+    def assert_one(self, model, results):
+        first, second = results
+        self.assertTrue(first, "the first node got its record")
+        self.assertEqual(first, second, "both nodes got the same record")
+        with self.committed() as env:
+            self.assertEqual(
+                env[model]
+                .with_context(active_test=False)
+                .search_count([("name", "=", self.name)]),
+                1,
+            )
+
+    def both_ways(self, model, job):
+        """At the same moment, and with the second node's transaction begun
+        before the first committed."""
+        results, _waited = self.at_once(
+            self.request(job), self.request(job), lambda: None, lambda: None
+        )
+        self.assert_one(model, results)
+        self.remove_named()
+        results = self.one_after_the_other(
+            self.request(job), self.request(job), self.opening
+        )
+        self.assert_one(model, results)
+
+    def test_callmarker_tag_and_category(self):
+        def job(env):
+            tags = env["pbx.call.tag"]._callmarker_ensure([(self.name, self.name)])
+            return [tag.id for tag in tags.values()]
+
+        self.both_ways("pbx.call.tag", job)
+        self.assert_one("pbx.call.tag.category", [1, 1])
+
+    def test_touch_tag(self):
+        self.both_ways(
+            "pbx.touch.tag",
+            lambda env: env["pbx.touch.tag"]._ids_by_name([self.name])[self.name],
+        )
+
+    def test_calltouch_crm_tag(self):
+        self.both_ways(
+            "crm.tag",
+            lambda env: env["crm.lead"]._calltouch_tag_ids([self.name])[self.name],
+        )
+
+    def test_calltouch_utm_source(self):
+        self.both_ways(
+            "utm.source",
+            lambda env: env["pbx.touch"]._utm_ids([{"source": self.name}])[
+                "source", self.name
+            ],
+        )

@@ -6,10 +6,15 @@ Plain Python and deterministic for a given seed; used by the demo data
 produced in the wire format it arrives in (Event API v1 events, Calltouch's
 and Callmarker's JSON), so the demo enters Odoo through the same parsers and
 methods as a real clinic's data.
+
+``create_reception_users`` is the one exception that takes an environment:
+the receptionists the benchmarks and the end-to-end tests log in as.
 """
 
 import random
 from datetime import timedelta
+
+from odoo.fields import Command
 
 FIRST_NAMES = [
     "Anna", "Maria", "Elena", "Olga", "Natalia", "Irina", "Tatiana", "Svetlana",
@@ -399,3 +404,25 @@ def calltouch_requests(now):
             }
         )
     return records
+
+
+def create_reception_users(env, users, password=None):
+    """Create one internal PBX User per ``(name, login, extension)`` of
+    ``users``, all with ``password`` when given; returns the new users."""
+    groups = [
+        env.ref("base.group_user").id,
+        env.ref("clinic_pbx.clinic_pbx_group_user").id,
+    ]
+    extra = {"password": password} if password else {}
+    return env["res.users"].create(
+        [
+            {
+                "name": name,
+                "login": login,
+                "pbx_extension": extension,
+                "groups_id": [Command.set(groups)],
+                **extra,
+            }
+            for name, login, extension in users
+        ]
+    )

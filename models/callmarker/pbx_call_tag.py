@@ -1,7 +1,6 @@
-import psycopg2
-
 from odoo import api, fields, models
 
+from ..pbx_sync_mixin import find_or_create
 from .pbx_call_tag_category import stable_color
 
 
@@ -105,8 +104,8 @@ class PbxCallTag(models.Model):
         }
         for key, (label, _names) in by_category.items():
             if key not in categories:
-                categories[key] = self._create_or_find(
-                    Category, {"name": label}, [("name", "=ilike", _like_escape(label))]
+                categories[key] = find_or_create(
+                    Category, [("name", "=ilike", _like_escape(label))], {"name": label}
                 )
         existing = Tag.search(
             [("category_id", "in", [c.id for c in categories.values()])]
@@ -119,22 +118,13 @@ class PbxCallTag(models.Model):
             for name in names:
                 tag_key = (key, name.casefold())
                 if tag_key not in known:
-                    known[tag_key] = self._create_or_find(
+                    known[tag_key] = find_or_create(
                         Tag,
-                        {"name": name, "category_id": category.id},
                         [
                             ("category_id", "=", category.id),
                             ("name", "=ilike", _like_escape(name)),
                         ],
+                        {"name": name, "category_id": category.id},
                     )
                 result[tag_key] = known[tag_key]
         return result
-
-    @api.model
-    def _create_or_find(self, model, values, domain):
-        """Create a record, or find the one a concurrent run just created."""
-        try:
-            with self.env.cr.savepoint():
-                return model.create(values)
-        except psycopg2.errors.UniqueViolation:
-            return model.search(domain, limit=1)

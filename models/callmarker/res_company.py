@@ -1,11 +1,13 @@
 import logging
+import math
 from datetime import timedelta
 
 from odoo import _, api, fields, models
 
 from ...tools import callmarker_adapter as adapter
 from ...tools.http_service import ServiceAuthError, ServiceError
-from ..pbx_sync_mixin import PbxSync
+from ..pbx_sync_mixin import PbxSync, sync_company_fields, with_fields
+from . import pbx_callmarker_push
 
 _logger = logging.getLogger(__name__)
 
@@ -42,16 +44,30 @@ class _LockLost(Exception):
     """Another run took the company's sync lock while this one committed."""
 
 
+@with_fields(
+    sync_company_fields(
+        "callmarker_",
+        "Callmarker",
+        ADMINS,
+        enabled={
+            "string": "Enable Callmarker Service",
+            "help": "Send finished calls and their recordings to Callmarker and "
+            "fetch its tags, quality scores and checklists.",
+        },
+        time_lag={
+            "help": "Minutes each fetch reaches back before the previous one, to "
+            "allow for clock differences and late analyses.",
+        },
+        paused={
+            "help": "Callmarker refused the ID or token; nothing is sent or fetched "
+            "until the ID, token or URLs are changed or Test connection succeeds.",
+        },
+    )
+)
 class ResCompany(models.Model):
     _name = "res.company"
     _inherit = ["res.company", "pbx.sync.mixin"]
 
-    callmarker_enabled = fields.Boolean(
-        "Enable Callmarker Service",
-        help="Send finished calls and their recordings to Callmarker and fetch "
-        "its tags, quality scores and checklists.",
-        groups=ADMINS,
-    )
     callmarker_call_data_url = fields.Char(
         "Callmarker Call Data URL",
         help="Where the analysis results of calls are fetched.",
@@ -67,13 +83,6 @@ class ResCompany(models.Model):
         help="The integration id Callmarker gave this clinic.",
         groups=ADMINS,
     )
-    callmarker_token = fields.Char(groups=ADMINS, copy=False)
-    callmarker_time_lag = fields.Integer(
-        default=5,
-        help="Minutes each fetch reaches back before the previous one, to allow "
-        "for clock differences and late analyses.",
-        groups=ADMINS,
-    )
     callmarker_low_score = fields.Integer(
         "Callmarker Low Score Below",
         default=60,
@@ -83,21 +92,6 @@ class ResCompany(models.Model):
         "Callmarker Results Fetched Up To",
         readonly=True,
         copy=False,
-        groups=ADMINS,
-    )
-    callmarker_last_success_at = fields.Datetime(
-        "Callmarker Last Success",
-        readonly=True,
-        copy=False,
-        groups=ADMINS,
-    )
-    callmarker_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
-    callmarker_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
-    callmarker_paused = fields.Boolean(
-        readonly=True,
-        copy=False,
-        help="Callmarker refused the ID or token; nothing is sent or fetched until "
-        "the ID, token or URLs are changed or Test connection succeeds.",
         groups=ADMINS,
     )
     callmarker_skipped = fields.Text(
@@ -150,24 +144,45 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_callmarker_sync(self):
+        """One batch of calls to send (PUSH_BATCH) and one window of results
+        (MAX_PULL_WINDOW) per company; while a company is behind, Odoo runs
+        this again at once."""
+        now = fields.Datetime.now()
         companies = self._pbx_sync_due("callmarker")
-        companies._callmarker_sync(commit=self.env.cr.commit)
+        results = companies._callmarker_sync(commit=self.env.cr.commit, now=now)
+        # A failed run waits for the next interval; one that worked goes on.
+        remaining = sum(
+            company._callmarker_batches_left(now)
+            for company, result in zip(companies, results, strict=True)
+            if result
+        )
+        self._pbx_sync_progress(done=len(companies), remaining=remaining)
 
-    def _callmarker_sync(self, commit=None):
+    def _callmarker_batches_left(self, now):
+        """Batches of calls to send and windows of results still to fetch."""
+        self.ensure_one()
+        # sudo: counts this company's due rows, only to tell the scheduled action
+        Push = self.env["pbx.callmarker.push"].sudo()
+        due = Push.search_count(Push._due_domain(self, now))
+        return math.ceil(due / pbx_callmarker_push.PUSH_BATCH) + self._pbx_windows_left(
+            self.callmarker_pulled_until, now, MAX_PULL_WINDOW
+        )
+
+    def _callmarker_sync(self, commit=None, now=None):
         """Send the finished calls, then fetch the results, for each company
         whose service is on and not paused.
 
         ``commit`` (the cron passes the cursor's commit) is called as calls
         are sent and after each company, so what was sent stays recorded
-        whatever happens later in the run.
+        whatever happens later in the run. Returns each company's result.
         """
         # sudo: cron, or Sync now from the settings (system-only); the run reads and
         #   writes the company's admin-only Callmarker fields
-        self.sudo()._pbx_sync_each(
-            lambda company: company._callmarker_sync_one(commit), commit
+        return self.sudo()._pbx_sync_each(
+            lambda company: company._callmarker_sync_one(commit, now), commit
         )
 
-    def _callmarker_sync_one(self, commit=None):
+    def _callmarker_sync_one(self, commit=None, now=None):
         """Sync this company: True when it worked, False when it failed or
         the service is off or paused (the reason is the last error) and None
         when another sync of the company was running or had just run."""
@@ -191,14 +206,14 @@ class ResCompany(models.Model):
                     raise _LockLost()
 
         try:
-            return self._callmarker_push_and_pull(commit_and_relock)
+            return self._callmarker_push_and_pull(commit_and_relock, now)
         except _LockLost:
             _logger.info("Callmarker (company %s): another run took over", self.id)
             return None
 
-    def _callmarker_push_and_pull(self, commit):
+    def _callmarker_push_and_pull(self, commit, now=None):
         client = self._callmarker_client()
-        now = fields.Datetime.now()
+        now = now or fields.Datetime.now()
         errors = []
         try:
             self.env["pbx.callmarker.push"]._push_due(self, client, now, commit)

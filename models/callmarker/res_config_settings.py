@@ -1,12 +1,12 @@
 from odoo import _, api, fields, models
 
+from ..pbx_sync_mixin import sync_settings_fields, with_fields
 
+
+@with_fields(sync_settings_fields("callmarker_", "base.group_system"))
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    callmarker_enabled = fields.Boolean(
-        related="company_id.callmarker_enabled", readonly=False
-    )
     callmarker_call_data_url = fields.Char(
         related="company_id.callmarker_call_data_url", readonly=False
     )
@@ -16,25 +16,9 @@ class ResConfigSettings(models.TransientModel):
     callmarker_integration_id = fields.Char(
         related="company_id.callmarker_integration_id", readonly=False
     )
-    callmarker_token = fields.Char(
-        related="company_id.callmarker_token",
-        readonly=False,
-        groups="base.group_system",
-    )
-    callmarker_time_lag = fields.Integer(
-        related="company_id.callmarker_time_lag", readonly=False
-    )
     callmarker_low_score = fields.Integer(
         related="company_id.callmarker_low_score", readonly=False
     )
-    callmarker_last_success_at = fields.Datetime(
-        related="company_id.callmarker_last_success_at"
-    )
-    callmarker_last_error = fields.Text(related="company_id.callmarker_last_error")
-    callmarker_last_error_at = fields.Datetime(
-        related="company_id.callmarker_last_error_at"
-    )
-    callmarker_paused = fields.Boolean(related="company_id.callmarker_paused")
     callmarker_skipped = fields.Text(related="company_id.callmarker_skipped")
     callmarker_waiting_count = fields.Integer(compute="_compute_callmarker_counts")
     callmarker_failed_count = fields.Integer(compute="_compute_callmarker_counts")

@@ -1,5 +1,7 @@
 from odoo import api, models
 
+from ..pbx_sync_mixin import find_or_create
+
 
 class CrmLead(models.Model):
     _inherit = "crm.lead"
@@ -14,11 +16,8 @@ class CrmLead(models.Model):
         #   CRM tags named by its requests
         Tag = self.env["crm.tag"].sudo()
         found = {tag.name: tag.id for tag in Tag.search([("name", "in", list(names))])}
-        missing = sorted(names - set(found))
-        if missing:
-            found.update(
-                {tag.name: tag.id for tag in Tag.create([{"name": n} for n in missing])}
-            )
+        for name in sorted(names - set(found)):
+            found[name] = find_or_create(Tag, [("name", "=", name)], {"name": name}).id
         return found
 
     def _calltouch_fill(self, record, utm):

@@ -2,7 +2,7 @@
 
 from markupsafe import Markup
 
-from odoo import _, api, models
+from odoo import Command, _, api, models
 from odoo.tools import split_every
 
 from ...tools.phone import phone_key
@@ -139,7 +139,7 @@ class PbxTouch(models.Model):
                 origin="calltouch",
                 channel="call",
                 calltouch_call_id=record["call_id"],
-                tag_ids=[(6, 0, vals["tag_ids"])],
+                tag_ids=[Command.set(vals["tag_ids"])],
                 call_id=call.id,
                 user_id=call.user_id.id,
                 partner_id=call.partner_id.id or (partners.get(key) or [False])[0],
@@ -225,7 +225,7 @@ class PbxTouch(models.Model):
                 origin="calltouch",
                 channel="request",
                 calltouch_request_id=record["request_id"],
-                tag_ids=[(6, 0, vals["tag_ids"])],
+                tag_ids=[Command.set(vals["tag_ids"])],
                 lead_id=lead.id,
                 partner_id=lead.partner_id.id,
                 user_id=False,
@@ -254,7 +254,9 @@ class PbxTouch(models.Model):
             "source_id": touch_vals["source_id"],
             "medium_id": touch_vals["medium_id"],
             "campaign_id": touch_vals["campaign_id"],
-            "tag_ids": [(6, 0, [crm_tags[n] for n in record["tags"] if n in crm_tags])],
+            "tag_ids": [
+                Command.set([crm_tags[n] for n in record["tags"] if n in crm_tags])
+            ],
             "description": self._calltouch_lead_description(record),
         }
         if partner:

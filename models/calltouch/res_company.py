@@ -8,7 +8,7 @@ from odoo import _, api, fields, models
 from ...tools import calltouch
 from ...tools.http_service import ServiceAuthError, ServiceError, ServiceUnavailable
 from ..pbx_connection import _tz_selection
-from ..pbx_sync_mixin import PbxSync
+from ..pbx_sync_mixin import PbxSync, sync_company_fields, with_fields
 
 _logger = logging.getLogger(__name__)
 
@@ -36,16 +36,36 @@ SYNC = PbxSync(
 )
 
 
+@with_fields(
+    sync_company_fields(
+        "calltouch_",
+        "Calltouch",
+        ADMINS,
+        enabled={
+            "string": "Calltouch Service",
+            "help": "Import the calls and web requests of the clinic's Calltouch "
+            "account as touches, every few minutes.",
+        },
+        token={
+            "help": "The API token (clientApiId) from Calltouch › Integrations › API."
+        },
+        time_lag={
+            "string": "Time Lag",
+            "help": "Minutes: a Calltouch call is the PBX call from the same number "
+            "that started at most this long before or after it; each sync also "
+            "reads again this far back.",
+        },
+        paused={
+            "string": "Calltouch Sync Paused",
+            "help": "Calltouch refused the ID or the token; the scheduled sync waits "
+            "until the settings change.",
+        },
+    )
+)
 class ResCompany(models.Model):
     _name = "res.company"
     _inherit = ["res.company", "pbx.sync.mixin"]
 
-    calltouch_enabled = fields.Boolean(
-        "Calltouch Service",
-        help="Import the calls and web requests of the clinic's Calltouch "
-        "account as touches, every few minutes.",
-        groups=ADMINS,
-    )
     calltouch_call_url = fields.Char(
         "Call Data URL",
         default=calltouch.DEFAULT_CALL_URL,
@@ -63,19 +83,6 @@ class ResCompany(models.Model):
         help="The Calltouch site id (ID of the personal account).",
         groups=ADMINS,
     )
-    calltouch_token = fields.Char(
-        groups=ADMINS,
-        copy=False,
-        help="The API token (clientApiId) from Calltouch › Integrations › API.",
-    )
-    calltouch_time_lag = fields.Integer(
-        "Time Lag",
-        default=5,
-        help="Minutes: a Calltouch call is the PBX call from the same number "
-        "that started at most this long before or after it; each sync also "
-        "reads again this far back.",
-        groups=ADMINS,
-    )
     calltouch_timezone = fields.Selection(
         _tz_selection,
         "Calltouch Time Zone",
@@ -90,23 +97,7 @@ class ResCompany(models.Model):
         "minus the Time Lag. Set it back to import an earlier period again.",
         groups=ADMINS,
     )
-    calltouch_last_success_at = fields.Datetime(
-        "Calltouch Last Success",
-        readonly=True,
-        copy=False,
-        groups=ADMINS,
-    )
     calltouch_last_result = fields.Char(readonly=True, copy=False, groups=ADMINS)
-    calltouch_last_error = fields.Text(readonly=True, copy=False, groups=ADMINS)
-    calltouch_last_error_at = fields.Datetime(readonly=True, copy=False, groups=ADMINS)
-    calltouch_paused = fields.Boolean(
-        "Calltouch Sync Paused",
-        readonly=True,
-        copy=False,
-        help="Calltouch refused the ID or the token; the scheduled sync waits "
-        "until the settings change.",
-        groups=ADMINS,
-    )
     calltouch_retry_at = fields.Datetime(
         "Calltouch Retry After",
         readonly=True,
@@ -201,15 +192,28 @@ class ResCompany(models.Model):
 
     @api.model
     def _cron_calltouch_sync(self):
+        """One window (at most MAX_WINDOW) per company; while a company is
+        behind, Odoo runs this again at once."""
+        now = fields.Datetime.now()
         companies = self._pbx_sync_due("calltouch")
-        companies._calltouch_sync_companies(commit=self.env.cr.commit)
+        results = companies._calltouch_sync_companies(
+            commit=self.env.cr.commit, now=now
+        )
+        # A failed run waits for the next interval; one that worked goes on.
+        remaining = sum(
+            self._pbx_windows_left(company.calltouch_synced_until, now, MAX_WINDOW)
+            for company, result in zip(companies, results, strict=True)
+            if result
+        )
+        self._pbx_sync_progress(done=len(companies), remaining=remaining)
 
-    def _calltouch_sync_companies(self, commit=None):
+    def _calltouch_sync_companies(self, commit=None, now=None):
         """Sync each of these companies on its own (``_calltouch_sync``
         records an unexpected failure on the company and rolls back only its
         own work). ``commit`` (the cron passes the cursor's commit) is called
-        after each company, so one neither undoes nor stops the others."""
-        self._pbx_sync_each(lambda company: company._calltouch_sync(), commit)
+        after each company, so one neither undoes nor stops the others.
+        Returns each company's result."""
+        return self._pbx_sync_each(lambda company: company._calltouch_sync(now), commit)
 
     def _calltouch_window(self, now):
         # sudo: reads the admin-only cursor and time lag, only to compute the sync's

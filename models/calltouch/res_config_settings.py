@@ -1,12 +1,12 @@
 from odoo import api, fields, models
 
+from ..pbx_sync_mixin import sync_settings_fields, with_fields
 
+
+@with_fields(sync_settings_fields("calltouch_", "base.group_system"))
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    calltouch_enabled = fields.Boolean(
-        related="company_id.calltouch_enabled", readonly=False
-    )
     calltouch_call_url = fields.Char(
         related="company_id.calltouch_call_url", readonly=False
     )
@@ -16,29 +16,13 @@ class ResConfigSettings(models.TransientModel):
     calltouch_site_id = fields.Char(
         related="company_id.calltouch_site_id", readonly=False
     )
-    calltouch_token = fields.Char(
-        related="company_id.calltouch_token",
-        readonly=False,
-        groups="base.group_system",
-    )
-    calltouch_time_lag = fields.Integer(
-        related="company_id.calltouch_time_lag", readonly=False
-    )
     calltouch_timezone = fields.Selection(
         related="company_id.calltouch_timezone", readonly=False
     )
     calltouch_synced_until = fields.Datetime(
         related="company_id.calltouch_synced_until", readonly=False
     )
-    calltouch_last_success_at = fields.Datetime(
-        related="company_id.calltouch_last_success_at"
-    )
     calltouch_last_result = fields.Char(related="company_id.calltouch_last_result")
-    calltouch_last_error = fields.Text(related="company_id.calltouch_last_error")
-    calltouch_last_error_at = fields.Datetime(
-        related="company_id.calltouch_last_error_at"
-    )
-    calltouch_paused = fields.Boolean(related="company_id.calltouch_paused")
 
     @api.constrains(
         "calltouch_enabled",

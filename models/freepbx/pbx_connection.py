@@ -29,9 +29,11 @@ _logger = logging.getLogger(__name__)
 # "Sync now", on any node) apart; its health is the connection's
 # last_success_at, last_error and last_error_at.
 SYNC = PbxSync("freepbx_cdr", "FreePBX CDR", logger=_logger)
-# Seconds of work per run before the rest is left to the scheduled action
-# (keeps a first import of a long history inside the server's time limits).
-CRON_TIME_BUDGET = 60
+# Pages of rows (PAGE_SIZE each) one scheduled run imports per connection;
+# Odoo runs it again at once while there are more (a long history is
+# imported in bounded runs, each inside the server's time limits).
+CRON_PAGES = 10
+# Seconds of work Sync now does before the rest is left to the scheduled action.
 BUTTON_TIME_BUDGET = 20
 MAX_LISTED_PROBLEMS = 20
 
@@ -213,13 +215,15 @@ class PbxConnection(models.Model):
 
     @api.model
     def _cron_sync_cdr(self):
-        """Scheduled action: sync every active FreePBX CDR connection."""
-        more = False
-        for connection in self.search([("kind", "=", "freepbx_cdr")]):
-            summary = connection._sync_cdr(time_budget=CRON_TIME_BUDGET)
-            more = more or summary["more"]
-        # Unfinished work (a long history) runs again as soon as possible.
-        self.env["ir.cron"]._notify_progress(done=1, remaining=1 if more else 0)
+        """Scheduled action: sync every active FreePBX CDR connection, at
+        most CRON_PAGES pages each; while one has more, Odoo runs this again
+        at once."""
+        connections = self.search([("kind", "=", "freepbx_cdr")])
+        remaining = sum(
+            connection._sync_cdr(page_size=PAGE_SIZE, max_pages=CRON_PAGES)["more"]
+            for connection in connections
+        )
+        self._pbx_sync_progress(done=len(connections), remaining=remaining)
 
     # ------------------------------------------------------------------
     # The sync
@@ -297,7 +301,7 @@ class PbxConnection(models.Model):
         earlier = parse_key(source.local_key(start - shift)) + shift
         return min(plain, earlier).strftime(KEY_FORMAT)
 
-    def _sync_cdr(self, time_budget=None, page_size=PAGE_SIZE):
+    def _sync_cdr(self, time_budget=None, page_size=PAGE_SIZE, max_pages=None):
         """Import new rows of this connection's FreePBX CDR table.
 
         Reads rows from the cursor minus the overlap, page by page; each page
@@ -306,7 +310,8 @@ class PbxConnection(models.Model):
         the cursor at the last committed page and the next run picks up
         there. Rows read again fold into the same events, which the ingestion
         counts as duplicates. Returns a summary dict: calls, rows, problems,
-        error, more (work left after ``time_budget`` seconds), busy, and the
+        error, more (work left after ``time_budget`` seconds or ``max_pages``
+        pages), busy, and the
         seconds spent reading and folding / ingesting.
         """
         self.ensure_one()
@@ -333,6 +338,7 @@ class PbxConnection(models.Model):
         base_url = connection.recordings_base_url
         started = time.monotonic()
         committed = False
+        pages_done = 0
         try:
             with self._cdr_source() as source:
                 low = self._cdr_window_start(source, read_up_to) if read_up_to else None
@@ -355,6 +361,10 @@ class PbxConnection(models.Model):
                     summary["rows"] += new_rows
                     summary["read_fold_seconds"] += folded - mark
                     summary["ingest_seconds"] += time.monotonic() - folded
+                    pages_done += 1
+                    if max_pages and pages_done >= max_pages:
+                        summary["more"] = next(pages, None) is not None
+                        break
                     if time_budget and time.monotonic() - started > time_budget:
                         summary["more"] = True
                         break

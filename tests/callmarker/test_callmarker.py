@@ -15,7 +15,7 @@ from odoo.tools.safe_eval import safe_eval
 from odoo.addons.clinic_pbx.models.callmarker import pbx_callmarker_push
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
-from ..common import cdr_event, make_connection
+from ..common import cdr_event, make_connection, run_cron_until_caught_up
 from ..fakes.callmarker_server import WAV
 from .common import MUTE, NOW, T0, CallmarkerMixin, result
 
@@ -262,6 +262,25 @@ class TestCallmarkerPush(CallmarkerMixin, TransactionCase):
         hits = dict(self.mock.hits)
         self.env["res.company"]._cron_callmarker_sync()
         self.assertEqual(self.mock.hits, hits)
+
+    def test_scheduled_action_catches_up_a_backlog_in_runs(self):
+        calls = self.finished_call("c1") | self.finished_call("c2")
+        self.company.sudo().callmarker_pulled_until = NOW - timedelta(days=3)
+        self.patch(pbx_callmarker_push, "PUSH_BATCH", 1)
+        self.patch(self.env.cr, "commit", lambda: None)
+        with freeze_time(NOW):
+            reported = run_cron_until_caught_up(
+                self, self.env["res.company"]._cron_callmarker_sync
+            )
+        self.env.invalidate_all()
+        # One call sent and one day of results fetched per run; each run says
+        # how many batches of calls and days of results were left.
+        self.assertEqual(reported, [3, 1, 0])
+        self.assertEqual(
+            set(self.Push.search([("call_id", "in", calls.ids)]).mapped("state")),
+            {"sent"},
+        )
+        self.assertEqual(self.company.callmarker_pulled_until, NOW)
 
 
 @tagged("post_install", "-at_install")

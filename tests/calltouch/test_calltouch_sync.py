@@ -1,10 +1,13 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+from freezegun import freeze_time
+
 from odoo import fields
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..common import run_cron_until_caught_up
 from ..fakes.calltouch_server import make_call, make_request
 from .common import NOW, TOKEN, CalltouchCase, T
 
@@ -196,7 +199,7 @@ class TestCalltouchSync(CalltouchCase):
         with patch.object(
             Company,
             "_calltouch_sync_companies",
-            lambda companies, commit=None: sync_companies(companies),
+            lambda companies, commit=None, now=None: sync_companies(companies, now=now),
         ):
             self.env["res.company"]._cron_calltouch_sync()
         # Only this company asked Calltouch: calls diary and requests journal.
@@ -243,3 +246,24 @@ class TestCalltouchSync(CalltouchCase):
         self.assertTrue(self.company.calltouch_last_success_at)
         self.assertFalse(self.company.calltouch_last_error)
         self.assertEqual(len(commits), 2)
+
+
+@tagged("post_install", "-at_install")
+class TestCalltouchCatchUp(CalltouchCase):
+    def test_a_long_pause_is_caught_up_in_runs_run_again_at_once(self):
+        self.company.calltouch_synced_until = NOW - timedelta(days=20)
+        for index, days in enumerate((19, 10, 0)):
+            when = NOW - timedelta(days=days, hours=1)
+            self.server.add_call(make_call(800 + index, when, "7916111223%d" % index))
+        # The frozen clock stops the client's pacing: the fake does not count.
+        self.patch(self.server, "rate_limit", 1000)
+        self.patch(self.env.cr, "commit", lambda: None)
+        with freeze_time(NOW):
+            reported = run_cron_until_caught_up(
+                self, self.env["res.company"]._cron_calltouch_sync
+            )
+        # A week per run: three runs, each saying how many weeks were left.
+        self.assertFalse(self.company.calltouch_last_error)
+        self.assertEqual(reported, [2, 1, 0])
+        self.assertEqual(self.company.calltouch_synced_until, NOW)
+        self.assertEqual(len(self.touches(channel="call")), 3)

@@ -70,34 +70,21 @@ def _populate(dbname, token):
     from odoo import SUPERUSER_ID, api
 
     from odoo.addons.clinic_pbx.models.pbx_connection import hash_token
+    from odoo.addons.clinic_pbx.tools.demo_data import create_reception_users
 
     registry = odoo.modules.registry.Registry(dbname)
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        groups = [
-            env.ref("base.group_user").id,
-            env.ref("clinic_pbx.clinic_pbx_group_user").id,
-        ]
         # one receptionist per phone of the ring group and per desk
-        env["res.users"].create(
+        create_reception_users(
+            env,
             [
-                {
-                    "name": f"Reception {extension}",
-                    "login": f"e2e_{extension}",
-                    "pbx_extension": extension,
-                    "groups_id": [(6, 0, groups)],
-                }
+                (f"Reception {extension}", f"e2e_{extension}", extension)
                 for extension in RING_GROUP + DESKS
-            ]
+            ],
         )
-        desk = env["res.users"].create(
-            {
-                "name": "Front Desk",
-                "login": "e2e_desk",
-                "password": DESK_PASSWORD,
-                "pbx_extension": "201",
-                "groups_id": [(6, 0, groups)],
-            }
+        desk = create_reception_users(
+            env, [("Front Desk", "e2e_desk", "201")], password=DESK_PASSWORD
         )
         russia = env.ref("base.ru")
         # half of the callers are known patients

@@ -8,11 +8,12 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
+from odoo.addons.clinic_pbx.models.freepbx import pbx_connection
 from odoo.addons.clinic_pbx.models.freepbx.pbx_connection import SYNC
 from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
 from odoo.addons.clinic_pbx.tools.sync_lock import lock_namespace
 
-from ..common import make_pbx_users
+from ..common import make_pbx_users, run_cron_until_caught_up
 from ..fakes.recording_server import RecordingServer, make_wav
 
 T0 = datetime(2026, 11, 5, 9, 17, 30)  # PBX time (Moscow, UTC+3)
@@ -230,6 +231,30 @@ class TestCdrSync(HttpCase):
         self.connection.cdr_cursor = datetime(2026, 11, 4, 0, 0, 0)
         self.sync()
         self.assertEqual(self.calls().mapped("external_id"), [new[0]["linkedid"]])
+
+    def test_scheduled_action_imports_a_long_history_in_bounded_runs(self):
+        # Five calls an hour apart (more than the overlap read again).
+        calls = [
+            self.writer.ring_group(
+                T0 + timedelta(hours=i), "8916123450%d" % i, answered_by="101"
+            )
+            for i in range(5)
+        ]
+        for rows in calls:
+            self.mariadb.insert(rows)
+        self.patch(pbx_connection, "PAGE_SIZE", 11)  # two calls' rows
+        self.patch(pbx_connection, "CRON_PAGES", 1)
+        reported = run_cron_until_caught_up(
+            self, self.env["pbx.connection"]._cron_sync_cdr
+        )
+        self.env.invalidate_all()
+        # Each run read one page and said that this connection had more,
+        # until a run found no more.
+        self.assertGreaterEqual(len(reported), 3)
+        self.assertEqual(reported, [1] * (len(reported) - 1) + [0])
+        self.assertEqual(len(self.calls()), 5)
+        for rows in calls:
+            self.assertEqual(self.call_of(rows).disposition, "answered")
 
     def test_a_call_across_page_boundaries_is_folded_whole(self):
         calls = [
