@@ -316,6 +316,33 @@ class PbxCall(models.Model):
             "leads": [
                 self._pbx_popup_lead_data(lead) for lead in other_leads[:MAX_LEADS]
             ],
+            "callback": call._pbx_popup_open_callback(),
+        }
+
+    def _pbx_popup_open_callback(self):
+        """The caller's open callback, for the card: {attempts, owner} or False."""
+        self.ensure_one()
+        if not self.external_key or self.direction != "incoming":
+            return False
+        # sudo: the card's user was rung by this caller; only how many times
+        #   they were missed and who owns the callback are shown
+        waiting = (
+            self.env["pbx.call"]
+            .sudo()
+            .search(
+                [
+                    ("callback_open", "=", True),
+                    ("external_key", "=", self.external_key),
+                    ("company_id", "=", self.company_id.id),
+                ],
+                limit=1,
+            )
+        )
+        if not waiting:
+            return False
+        return {
+            "attempts": waiting.callback_attempts,
+            "owner": waiting.callback_owner_id.name or "",
         }
 
     @api.model

@@ -305,3 +305,32 @@ class TestCallbackActivities(TransactionCase):
         self.assertIn(menu.id, Menu.with_user(self.anna)._visible_menu_ids())
         with self.assertRaises(AccessError):
             self.missed_calls(outsider)
+
+    # ------------------------------------------------------------------
+    # The pop-up card
+    # ------------------------------------------------------------------
+
+    def ring(self, call_id, at):
+        event = {
+            "type": "ringing",
+            "call_id": call_id,
+            "time": at.isoformat(),
+            "direction": "incoming",
+            "from": CALLER,
+            "to": "+7 495 123-45-00",
+            "extension": "101",
+        }
+        calls = self.Call._ingest_events(self.connection, [validate_event(0, event)])
+        return calls[2]
+
+    def test_the_card_of_a_caller_with_an_open_callback_says_so(self):
+        self.assertFalse(
+            self.ring("cb-ring-0", T0)._pbx_popup_ring_payload()["callback"]
+        )
+        self.missed(T0 + timedelta(minutes=1))
+        self.missed(T0 + timedelta(minutes=5))
+        ringing = self.ring("cb-ring-1", T0 + timedelta(minutes=9))
+        self.assertEqual(
+            ringing._pbx_popup_ring_payload()["callback"],
+            {"attempts": 2, "owner": "Anna"},
+        )
