@@ -12,6 +12,9 @@ from . import crm_lead
 from . import res_config_settings
 from . import pbx_call_recording
 from . import pbx_call_popup
+from . import pbx_call_callback_activity
+from . import res_company
+from . import mail_activity
 from . import pbx_touch_tag
 from . import pbx_touch
 from . import pbx_call_touch

@@ -25,6 +25,9 @@ def has_recording(merge_state):
 
 class PbxCall(models.Model):
     _name = "pbx.call"
+    # Activities: a missed call with no patient or lead holds its own
+    # Call back activity (pbx_call_callback_activity.py).
+    _inherit = ["mail.thread", "mail.activity.mixin"]
     _description = "PBX Call"
     _order = "start desc, id desc"
     _rec_name = "src"

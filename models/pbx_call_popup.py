@@ -298,10 +298,38 @@ class PbxCall(models.Model):
             "expires_in": max(1, int(RING_SECONDS - age)),
             "patients": people["patients"],
             "leads": people["leads"],
+            "callback": people["callback"],
+        }
+
+    def _pbx_popup_open_callback(self):
+        """The caller's open callback, for the card: {attempts, owner} or False."""
+        self.ensure_one()
+        if not self.external_key or self.direction != "incoming":
+            return False
+        # sudo: the card's user was rung by this caller; only how many times
+        #   they were missed and who owns the callback are shown
+        waiting = (
+            self.env["pbx.call"]
+            .sudo()
+            .search(
+                [
+                    ("callback_open", "=", True),
+                    ("external_key", "=", self.external_key),
+                    ("company_id", "=", self.company_id.id),
+                ],
+                limit=1,
+            )
+        )
+        if not waiting:
+            return False
+        return {
+            "attempts": waiting.callback_attempts,
+            "owner": waiting.callback_owner_id.name or "",
         }
 
     def _pbx_popup_people(self, fresh=False):
-        """The card's patients and leads: ``{"patients": [...], "leads": [...]}``.
+        """The card's people: ``{"patients": [...], "leads": [...], "callback": ...}``
+        (the caller's open callback, see ``_pbx_popup_open_callback``).
 
         Every phone of a ring group rings for the same call at once, and each
         ring is its own request: the card's people are built once per process
@@ -375,7 +403,11 @@ class PbxCall(models.Model):
                     "leads": own_leads[partner.id][:MAX_LEADS],
                 }
             )
-        return {"patients": patients, "leads": other_leads[:MAX_LEADS]}
+        return {
+            "patients": patients,
+            "leads": other_leads[:MAX_LEADS],
+            "callback": self._pbx_popup_open_callback(),
+        }
 
     def _pbx_popup_card_rows(self, partners, lead_ids):
         """What the card shows besides the patients, in one statement:

@@ -11,3 +11,9 @@ class ResConfigSettings(models.TransientModel):
         help="A missed call counts as called back when the clinic reaches the "
         "number within this many hours.",
     )
+    pbx_callback_assignment = fields.Selection(
+        related="company_id.pbx_callback_assignment", readonly=False
+    )
+    pbx_callback_dispatcher_id = fields.Many2one(
+        related="company_id.pbx_callback_dispatcher_id", readonly=False
+    )

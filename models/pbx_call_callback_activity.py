@@ -1,0 +1,339 @@
+"""Missed calls become *Call back* activities, closed when the clinic gets through.
+
+A finished missed incoming call (not internal, not already called back) opens
+one *Call back* activity per company and number: on the patient when the call
+has one, else on its lead, else on the call itself. Later missed calls from
+the number while it is open are folded into it: its note lists every attempt
+(time and extension) and, for a family number, every patient of the number.
+
+Who gets it is the company's *Callback activities* setting
+(``res.company.pbx_callback_assignment``):
+
+- ``extension``: the PBX users of the extension that rang, in turn (the one
+  who got a callback activity least recently);
+- ``least_loaded``: of those users, the one with the fewest open callbacks;
+- ``dispatcher``: the company's callback dispatcher;
+- ``none``: no activities.
+
+Only active PBX users of the call's company qualify. When the extension has
+none, the dispatcher gets it; without a dispatcher (or with one who no longer
+qualifies), the least loaded PBX Manager of the company does, so that the
+work is never lost (an activity always has an owner). With no PBX Manager
+either, the missed call opens no activity.
+
+When the call-back rule (``pbx_call_callback``) marks a missed call called
+back, its open activity is marked done with a message saying how. An activity
+done by hand stays done: the next missed call opens a new one.
+
+PBX › Missed Calls lists ``pbx.call`` rows, not activities: the last missed
+call of each open callback (``callback_open``), with its attempts and the
+activity's owner and due date. Being the calls themselves, it shows a PBX
+user exactly what the Call Log lets them see (the calls that rang them),
+where a list of activities would follow each patient's or lead's access.
+"""
+
+import hashlib
+import logging
+
+import pytz
+from markupsafe import Markup
+from psycopg2.errors import SerializationFailure
+
+from odoo import _, fields, models
+from odoo.tools import SQL, format_datetime
+
+from .pbx_call_popup import PBX_USER_GROUP
+from .res_users import PBX_MANAGER_GROUP
+
+_logger = logging.getLogger(__name__)
+
+CALLBACK_ACTIVITY_TYPE = "clinic_pbx.mail_activity_type_call_back"
+
+
+def callback_lock_key(company_id, external_key):
+    """The advisory lock key of the callback of one number of a company."""
+    digest = hashlib.sha256(f"pbx.callback:{company_id}:{external_key}".encode())
+    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+
+
+class PbxCall(models.Model):
+    _inherit = "pbx.call"
+
+    callback_activity_id = fields.Many2one(
+        "mail.activity",
+        readonly=True,
+        index="btree_not_null",
+        ondelete="set null",
+        copy=False,
+        help="The Call back activity this missed call opened or was added to.",
+    )
+    # PBX › Missed Calls lists the last missed call of each open callback.
+    callback_open = fields.Boolean(
+        "Open Callback",
+        readonly=True,
+        index="btree_not_null",
+        copy=False,
+        help="The last missed call of a number whose Call back activity is open.",
+    )
+    callback_attempts = fields.Integer(
+        "Attempts",
+        readonly=True,
+        copy=False,
+        help="Missed calls from the number since its callback was opened.",
+    )
+    callback_first_attempt = fields.Datetime("Missed At", readonly=True, copy=False)
+    callback_owner_id = fields.Many2one(
+        related="callback_activity_id.user_id", string="Owner"
+    )
+    callback_deadline = fields.Date(
+        related="callback_activity_id.date_deadline", string="Callback Due"
+    )
+
+    def _after_ingest(self, events, changed):
+        result = super()._after_ingest(events, changed)
+        # The call-back rule ran first (super): a missed call whose number was
+        # reached already, e.g. by events that arrived late, opens nothing.
+        missed = self.filtered(
+            lambda call: (
+                changed.get(call.id)
+                and call.state == "done"
+                and call.missed
+                and not call.called_back
+                and not call.callback_activity_id
+                and call.external_key
+            )
+        )
+        missed._pbx_callback_open()
+        return result
+
+    def _update_callbacks(self):
+        result = super()._update_callbacks()
+        keys = {call.external_key for call in self if call.external_key}
+        if keys:
+            reached = self.search(
+                [
+                    ("external_key", "in", sorted(keys)),
+                    ("company_id", "in", self.company_id.ids),
+                    ("called_back", "=", True),
+                    ("callback_activity_id", "!=", False),
+                ],
+                order="start, id",
+            ).filtered(lambda call: call.callback_activity_id.active)
+            reached._pbx_callback_close()
+        return result
+
+    # ------------------------------------------------------------------
+    # Opening and folding
+    # ------------------------------------------------------------------
+
+    def _pbx_callback_open(self):
+        """Open or update the Call back activity of each of these missed calls."""
+        for call in self.sorted(lambda c: (c.start, c.id)):
+            company = call.company_id
+            if company.pbx_callback_assignment == "none":
+                continue
+            call._pbx_callback_lock()
+            activity = self.search(
+                [
+                    ("company_id", "=", company.id),
+                    ("external_key", "=", call.external_key),
+                    ("callback_activity_id.active", "=", True),
+                ],
+                limit=1,
+            ).callback_activity_id
+            if not activity:
+                owner = call._pbx_callback_owner()
+                if not owner:
+                    _logger.warning(
+                        "No PBX user of company %s can get the callback of call %s",
+                        company.id,
+                        call.id,
+                    )
+                    continue
+                activity = call._pbx_callback_create_activity(owner)
+            call.callback_activity_id = activity
+            call._pbx_callback_refresh(activity)
+
+    def _pbx_callback_lock(self):
+        """Wait until no other transaction is opening this number's callback.
+
+        When another one held the lock, it has committed by now, after this
+        transaction's snapshot was taken: its activity is invisible here, so
+        the transaction is refused as a serialization failure and replayed in
+        a fresh snapshot (the Event API does so at once; a CDR sync next run).
+        """
+        key = callback_lock_key(self.company_id.id, self.external_key)
+        self.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", key))
+        if not self.env.cr.fetchone()[0]:
+            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", key))
+            raise SerializationFailure(
+                "the callback of this number was opened by a concurrent transaction"
+            )
+
+    def _pbx_callback_create_activity(self, owner):
+        self.ensure_one()
+        if self.partner_id:
+            record = self.partner_id
+        elif self.lead_ids:
+            record = self.lead_ids[0]
+        else:
+            record = self
+        tz = self.connection_id.timezone or "UTC"
+        deadline = pytz.utc.localize(self.start).astimezone(pytz.timezone(tz)).date()
+        # sudo: ingestion runs as superuser; the activity is the clinic's work,
+        #   given to the user the company's setting names
+        return (
+            self.env["mail.activity"]
+            .sudo()
+            .with_context(mail_activity_quick_update=True)
+            .create(
+                {
+                    "activity_type_id": self.env.ref(CALLBACK_ACTIVITY_TYPE).id,
+                    "res_model_id": self.env["ir.model"]._get_id(record._name),
+                    "res_id": record.id,
+                    "summary": _("Call back %(number)s", number=self.src or ""),
+                    "date_deadline": deadline,
+                    "user_id": owner.id,
+                }
+            )
+        )
+
+    def _pbx_callback_owner(self):
+        """The user the company's setting gives this missed call's callback to
+        (none: nobody qualifies)."""
+        self.ensure_one()
+        company = self.company_id
+
+        def qualifies(user, group=PBX_USER_GROUP):
+            return (
+                user.active
+                and not user.share
+                and company in user.company_ids
+                and user.has_group(group)
+            )
+
+        mode = company.pbx_callback_assignment
+        candidates = self.rang_user_ids.filtered(qualifies)
+        if mode in ("extension", "least_loaded") and candidates:
+            return self._pbx_callback_pick(candidates, mode)
+        dispatcher = company.pbx_callback_dispatcher_id
+        if dispatcher and qualifies(dispatcher):
+            return dispatcher
+        managers = self.env.ref(PBX_MANAGER_GROUP).users.filtered(
+            lambda user: qualifies(user, PBX_MANAGER_GROUP)
+        )
+        if managers:
+            return self._pbx_callback_pick(managers, "least_loaded")
+        return self.env["res.users"]
+
+    def _pbx_callback_pick(self, users, mode):
+        """Round-robin: the user who got a callback activity least recently;
+        least loaded: the one with the fewest open ones. Ties: the lowest id."""
+        type_id = self.env.ref(CALLBACK_ACTIVITY_TYPE).id
+        self.env["mail.activity"].flush_model(["user_id", "activity_type_id", "active"])
+        if mode == "least_loaded":
+            measure = SQL("COUNT(*) FILTER (WHERE a.active)")
+        else:
+            measure = SQL("MAX(a.id)")
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT a.user_id, %s FROM mail_activity a
+                WHERE a.activity_type_id = %s AND a.user_id = ANY(%s)
+                GROUP BY a.user_id
+                """,
+                measure,
+                type_id,
+                users.ids,
+            )
+        )
+        scores = dict(self.env.cr.fetchall())
+        return min(users, key=lambda user: (scores.get(user.id) or 0, user.id))
+
+    def _pbx_callback_refresh(self, activity):
+        """Write what the activity shows about its missed calls (its note and
+        the Missed Calls screen's columns)."""
+        calls = self.search(
+            [("callback_activity_id", "=", activity.id)], order="start, id"
+        )
+        last = calls[-1:]
+        activity.note = self._pbx_callback_note(activity)
+        (calls - last).filtered("callback_open").callback_open = False
+        last.write(
+            {
+                "callback_open": True,
+                "callback_attempts": len(calls),
+                "callback_first_attempt": calls[:1].start,
+            }
+        )
+
+    def _pbx_callback_note(self, activity):
+        """The note of a callback activity: the patients of the number and
+        each missed attempt, with its local time and extension."""
+        calls = self.search(
+            [("callback_activity_id", "=", activity.id)], order="start, id"
+        )
+        last = calls[-1:]
+        parts = []
+        if len(last.partner_ids) > 1:
+            parts.append(
+                Markup("<p>%s</p>")
+                % _(
+                    "Family number, patients: %(names)s",
+                    names=", ".join(last.partner_ids.mapped("display_name")),
+                )
+            )
+        attempts = []
+        for call in calls:
+            attempts.append(
+                Markup("<li>%s</li>")
+                % _(
+                    "%(time)s, extension %(extension)s",
+                    time=call._pbx_callback_local_time(call.start),
+                    extension=call.extension or "-",
+                )
+            )
+        parts.append(
+            Markup("<p>%s</p><ul>%s</ul>")
+            % (
+                _(
+                    "Missed %(count)s× from %(number)s:",
+                    count=len(calls),
+                    number=last.src,
+                ),
+                Markup("").join(attempts),
+            )
+        )
+        return Markup("").join(parts)
+
+    def _pbx_callback_local_time(self, moment):
+        """A moment in the clinic's time (its PBX's time zone)."""
+        tz = self.connection_id.timezone or "UTC"
+        return format_datetime(self.env, moment, tz=tz, dt_format="short")
+
+    # ------------------------------------------------------------------
+    # Closing
+    # ------------------------------------------------------------------
+
+    def _pbx_callback_close(self):
+        """Mark done the open callback activities of these called-back calls."""
+        done = self.env["mail.activity"]
+        for call in self:
+            activity = call.callback_activity_id
+            if activity in done or not activity.active:
+                continue
+            back = call.callback_call_id
+            who = back.user_id.name or back.answered_extension or back.extension or "-"
+            when = call._pbx_callback_local_time(back.start)
+            if back.direction == "outgoing":
+                message = _("Called back by %(user)s at %(time)s", user=who, time=when)
+            else:
+                message = _(
+                    "The patient called again and was answered by %(user)s at %(time)s",
+                    user=who,
+                    time=when,
+                )
+            # sudo: the activity may belong to anyone; the call-back rule, not
+            #   the current user, decides it is done
+            activity.sudo().action_feedback(feedback=message)
+            done |= activity
