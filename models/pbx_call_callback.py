@@ -61,10 +61,12 @@ class PbxCall(models.Model):
         calling again and being answered) within the call-back window. A
         clinic calls back its own missed calls: another company reaching the
         same number does not count.
+
+        Returns the missed calls this marked called back.
         """
         mine = [call for call in self if call.external_key]
         if not mine:
-            return
+            return self.browse()
         window = self._callback_window()
         starts = [call.start for call in mine]
         self.flush_model(_CALLBACK_COLUMNS)
@@ -87,6 +89,7 @@ class PbxCall(models.Model):
             )
         )
         by_key = defaultdict(list)
+        reached_now = []
         for row in self.env.cr.dictfetchall():
             by_key[row["company_id"], row["external_key"]].append(row)
         for calls in by_key.values():
@@ -118,6 +121,9 @@ class PbxCall(models.Model):
                     (missed[name] or False) != (vals[name] or False) for name in vals
                 ):
                     self.browse(missed["id"]).write(vals)
+                    if after:
+                        reached_now.append(missed["id"])
+        return self.browse(reached_now)
 
     # ------------------------------------------------------------------
     # Contacts created or corrected after their calls

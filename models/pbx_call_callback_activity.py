@@ -107,20 +107,13 @@ class PbxCall(models.Model):
         return result
 
     def _update_callbacks(self):
-        result = super()._update_callbacks()
-        keys = {call.external_key for call in self if call.external_key}
-        if keys:
-            reached = self.search(
-                [
-                    ("external_key", "in", sorted(keys)),
-                    ("company_id", "in", self.company_id.ids),
-                    ("called_back", "=", True),
-                    ("callback_activity_id", "!=", False),
-                ],
-                order="start, id",
-            ).filtered(lambda call: call.callback_activity_id.active)
-            reached._pbx_callback_close()
-        return result
+        reached = super()._update_callbacks()
+        # Only the calls this run marked called back can close an activity:
+        # an activity is never opened for a call already called back.
+        reached.filtered(lambda call: call.callback_activity_id.active).sorted(
+            lambda call: (call.start, call.id)
+        )._pbx_callback_close()
+        return reached
 
     # ------------------------------------------------------------------
     # Opening and folding
