@@ -134,18 +134,28 @@ class PbxCall(models.Model):
                 ],
                 limit=1,
             ).callback_activity_id
-            if not activity:
-                owner = call._pbx_callback_owner()
-                if not owner:
-                    _logger.warning(
-                        "No PBX user of company %s can get the callback of call %s",
-                        company.id,
-                        call.id,
-                    )
-                    continue
-                activity = call._pbx_callback_create_activity(owner)
-            call.callback_activity_id = activity
-            call._pbx_callback_refresh(activity)
+            if activity:
+                call.callback_activity_id = activity
+                call._pbx_callback_refresh(activity)
+                continue
+            owner = call._pbx_callback_owner()
+            if not owner:
+                _logger.warning(
+                    "No PBX user of company %s can get the callback of call %s",
+                    company.id,
+                    call.id,
+                )
+                continue
+            # A new activity has one attempt: this call, written at once.
+            activity = call._pbx_callback_create_activity(owner)
+            call.write(
+                {
+                    "callback_activity_id": activity.id,
+                    "callback_open": True,
+                    "callback_attempts": 1,
+                    "callback_first_attempt": call.start,
+                }
+            )
 
     def _pbx_callback_lock(self):
         """Wait until no other transaction is opening this number's callback.
@@ -187,6 +197,7 @@ class PbxCall(models.Model):
                     "summary": _("Call back %(number)s", number=self.src or ""),
                     "date_deadline": deadline,
                     "user_id": owner.id,
+                    "note": self._pbx_callback_note(self),
                 }
             )
         )
@@ -197,27 +208,54 @@ class PbxCall(models.Model):
         self.ensure_one()
         company = self.company_id
 
-        def qualifies(user, group=PBX_USER_GROUP):
-            return (
-                user.active
-                and not user.share
-                and company in user.company_ids
-                and user.has_group(group)
-            )
-
         mode = company.pbx_callback_assignment
-        candidates = self.rang_user_ids.filtered(qualifies)
-        if mode in ("extension", "least_loaded") and candidates:
-            return self._pbx_callback_pick(candidates, mode)
+        if mode in ("extension", "least_loaded"):
+            self.flush_recordset(["rang_user_ids"])
+            candidates = self._pbx_callback_qualified(
+                PBX_USER_GROUP,
+                SQL(
+                    "u.id IN (SELECT user_id FROM pbx_call_rang_user_rel"
+                    " WHERE call_id = %s)",
+                    self.id,
+                ),
+            )
+            if candidates:
+                return self._pbx_callback_pick(candidates, mode)
         dispatcher = company.pbx_callback_dispatcher_id
-        if dispatcher and qualifies(dispatcher):
+        if dispatcher and self._pbx_callback_qualified(
+            PBX_USER_GROUP, SQL("u.id = %s", dispatcher.id)
+        ):
             return dispatcher
-        managers = self.env.ref(PBX_MANAGER_GROUP).users.filtered(
-            lambda user: qualifies(user, PBX_MANAGER_GROUP)
-        )
+        managers = self._pbx_callback_qualified(PBX_MANAGER_GROUP, SQL("TRUE"))
         if managers:
             return self._pbx_callback_pick(managers, "least_loaded")
         return self.env["res.users"]
+
+    def _pbx_callback_qualified(self, group, where):
+        """The users matching ``where`` who can own a callback of this call:
+        active internal users of its company in ``group``. One statement: the
+        group link table holds implied groups too (a PBX Manager is a PBX
+        User)."""
+        self.env["res.users"].flush_model(
+            ["active", "share", "company_ids", "groups_id"]
+        )
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT u.id FROM res_users u
+                WHERE u.active AND NOT u.share AND %s
+                  AND EXISTS (SELECT 1 FROM res_company_users_rel cu
+                              WHERE cu.user_id = u.id AND cu.cid = %s)
+                  AND EXISTS (SELECT 1 FROM res_groups_users_rel gu
+                              WHERE gu.uid = u.id AND gu.gid = %s)
+                ORDER BY u.id
+                """,
+                where,
+                self.company_id.id,
+                self.env["ir.model.data"]._xmlid_to_res_id(group),
+            )
+        )
+        return self.env["res.users"].browse(row[0] for row in self.env.cr.fetchall())
 
     def _pbx_callback_pick(self, users, mode):
         """Round-robin: the user who got a callback activity least recently;
@@ -250,7 +288,7 @@ class PbxCall(models.Model):
             [("callback_activity_id", "=", activity.id)], order="start, id"
         )
         last = calls[-1:]
-        activity.note = self._pbx_callback_note(activity)
+        activity.note = self._pbx_callback_note(calls)
         (calls - last).filtered("callback_open").callback_open = False
         last.write(
             {
@@ -260,12 +298,10 @@ class PbxCall(models.Model):
             }
         )
 
-    def _pbx_callback_note(self, activity):
-        """The note of a callback activity: the patients of the number and
-        each missed attempt, with its local time and extension."""
-        calls = self.search(
-            [("callback_activity_id", "=", activity.id)], order="start, id"
-        )
+    def _pbx_callback_note(self, calls):
+        """The note of a callback activity whose missed calls are ``calls``
+        (oldest first): the patients of the number and each missed attempt,
+        with its local time and extension."""
         last = calls[-1:]
         parts = []
         if len(last.partner_ids) > 1:
