@@ -73,7 +73,8 @@ _INTEGER_FIELDS = ("talk_seconds", "wait_seconds")
 
 
 def _row_state(row):
-    """The folding state of a call from its row (see PbxCall._lock_calls)."""
+    """The folding state of a call from its row (as
+    PbxCall._claim_event_fingerprints reads it)."""
     state = dict(row["merge_state"] or {})
     for name in _STATE_FIELDS:
         value = row[name]
@@ -169,7 +170,7 @@ class PbxCall(models.Model):
         self = self.sudo().with_company(connection.company_id)
         if not events:
             return 0, 0, self.browse()
-        fresh = self._claim_event_fingerprints(
+        fresh, rows = self._claim_event_fingerprints(
             connection, events, self._lock_external_ids(connection, events)
         )
         duplicates = len(events) - len(fresh)
@@ -178,7 +179,8 @@ class PbxCall(models.Model):
         by_call = defaultdict(list)
         for event in fresh:
             by_call[event["call_id"]].append(event)
-        calls, changed = self._upsert_calls(connection, by_call)
+        rows = {cid: row for cid, row in rows.items() if cid in by_call}
+        calls, changed = self._upsert_calls(connection, by_call, rows)
         calls._after_ingest(fresh, changed)
         return len(fresh), duplicates, calls
 
@@ -200,37 +202,84 @@ class PbxCall(models.Model):
         )
 
     def _claim_event_fingerprints(self, connection, events, lock):
-        """Events not seen before (also within the batch), recorded as seen,
-        once the statement ``lock`` (sent with them, in one round trip) has
-        taken the locks of their calls."""
+        """(events not seen before, also within the batch, now recorded as
+        seen; {external id: row} of the calls of ``events`` already written).
+
+        One round trip: the statement ``lock`` takes the locks of the calls,
+        then one statement records the fingerprints and reads the calls'
+        rows, locked (``FOR UPDATE``). A row holds what folding and comparing
+        need: the state columns and the ids of the three many2many links.
+        """
         unique = {}
         for event in events:
             unique.setdefault(event["fingerprint"], event)
+        relations = [self._fields[name] for name in _RELATIONS]
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """
                 %s;
-                INSERT INTO pbx_event_receipt (connection_id, fingerprint, received_at)
-                SELECT %s, fp, %s FROM unnest(%s::varchar[]) fp
-                ON CONFLICT (connection_id, fingerprint) DO NOTHING
-                RETURNING fingerprint
+                WITH claimed AS (
+                    INSERT INTO pbx_event_receipt
+                        (connection_id, fingerprint, received_at)
+                    SELECT %s, fp, %s FROM unnest(%s::varchar[]) fp
+                    ON CONFLICT (connection_id, fingerprint) DO NOTHING
+                    RETURNING fingerprint
+                ), locked AS (
+                    SELECT %s, %s FROM pbx_call c
+                    WHERE c.connection_id = %s AND c.external_id = ANY(%s)
+                    ORDER BY c.id FOR UPDATE OF c
+                )
+                SELECT ARRAY(SELECT fingerprint FROM claimed), locked.*
+                FROM (SELECT 1) AS one LEFT JOIN locked ON TRUE
                 """,
                 lock,
                 connection.id,
                 fields.Datetime.now(),
                 list(unique),
+                SQL(", ").join(
+                    SQL.identifier("c", name)
+                    for name in ("id", "external_id", *_ROW_FIELDS)
+                ),
+                SQL(", ").join(
+                    SQL(
+                        "ARRAY(SELECT r.%s FROM %s r WHERE r.%s = c.id ORDER BY 1) "
+                        "AS %s",
+                        SQL.identifier(field.column2),
+                        SQL.identifier(field.relation),
+                        SQL.identifier(field.column1),
+                        SQL.identifier(field.name),
+                    )
+                    for field in relations
+                ),
+                connection.id,
+                list({event["call_id"] for event in events}),
             ),
             # A concurrent request with the same events makes this fail with
             # a serialization error; Odoo then replays the request, which is
             # expected and not worth an error in the log.
             log_exceptions=False,
         )
-        new = {row[0] for row in self.env.cr.fetchall()}
-        return [event for fp, event in unique.items() if fp in new]
+        result = self.env.cr.fetchall()
+        new = set(result[0][0])
+        fresh = [event for fp, event in unique.items() if fp in new]
+        rows = [row[1:] for row in result if row[1] is not None]
+        names = ["id", "external_id", *_ROW_FIELDS, *_RELATIONS]
+        self.invalidate_model(flush=False)  # flushed above
+        # What was read is cached as a fetch() would, for the hooks after
+        # ingestion (_after_ingest) to read without another query.
+        calls = self.browse([row[0] for row in rows])
+        for index, name in enumerate(names[1:], start=1):
+            values = [row[index] for row in rows]
+            if name in _RELATIONS:
+                values = [tuple(ids) for ids in values]
+            self.env.cache.insert_missing(calls, self._fields[name], values)
+        return fresh, {row[1]: dict(zip(names, row, strict=True)) for row in rows}
 
-    def _upsert_calls(self, connection, by_call):
+    def _upsert_calls(self, connection, by_call, rows):
+        """Fold the fresh events ``by_call`` into their calls: ``rows`` are
+        the rows of those already written (_claim_event_fingerprints)."""
         lookups = _IngestLookups(self, connection)
-        rows = self._lock_calls(connection, list(by_call))
         states = {
             cid: merge_events(_row_state(rows[cid]) if cid in rows else {}, events)
             for cid, events in by_call.items()
@@ -273,52 +322,6 @@ class PbxCall(models.Model):
             changed.update(self._update_calls(rows, vals_by_call))
         calls = created | self.browse([row["id"] for row in rows.values()])
         return calls, changed
-
-    def _lock_calls(self, connection, external_ids):
-        """{external id: the call's row} of the calls already written, locked.
-
-        The row holds what folding and comparing need (the state columns and
-        the ids of the three many2many links), read in the same statement.
-        """
-        relations = [self._fields[name] for name in _RELATIONS]
-        self.flush_model()
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT %s, %s FROM pbx_call c
-                WHERE c.connection_id = %s AND c.external_id = ANY(%s)
-                ORDER BY c.id FOR UPDATE OF c
-                """,
-                SQL(", ").join(
-                    SQL.identifier("c", name)
-                    for name in ("id", "external_id", *_ROW_FIELDS)
-                ),
-                SQL(", ").join(
-                    SQL(
-                        "ARRAY(SELECT r.%s FROM %s r WHERE r.%s = c.id ORDER BY 1)",
-                        SQL.identifier(field.column2),
-                        SQL.identifier(field.relation),
-                        SQL.identifier(field.column1),
-                    )
-                    for field in relations
-                ),
-                connection.id,
-                external_ids,
-            ),
-            log_exceptions=False,  # see _claim_event_fingerprints
-        )
-        names = ["id", "external_id", *_ROW_FIELDS, *_RELATIONS]
-        rows = self.env.cr.fetchall()
-        self.invalidate_model(flush=False)  # flushed above
-        # What was read is cached as a fetch() would, for the hooks after
-        # ingestion (_after_ingest) to read without another query.
-        calls = self.browse([row[0] for row in rows])
-        for index, name in enumerate(names[1:], start=1):
-            values = [row[index] for row in rows]
-            if name in _RELATIONS:
-                values = [tuple(ids) for ids in values]
-            self.env.cache.insert_missing(calls, self._fields[name], values)
-        return {row[1]: dict(zip(names, row, strict=True)) for row in rows}
 
     def _insert_calls(self, vals_list):
         """Create calls with a few statements: the hot path of ingestion.
@@ -438,7 +441,8 @@ class PbxCall(models.Model):
 
     def _update_calls(self, rows, vals_by_call):
         """Write what changed on calls already written (``rows``: their rows
-        as _lock_calls read them); {call id: names of the fields written}."""
+        as _claim_event_fingerprints read them); {call id: names of the fields
+        written}."""
         relinked = defaultdict(dict)
         written = {}
         for cid, row in rows.items():
