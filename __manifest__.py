@@ -15,7 +15,15 @@
     "external_dependencies": {"python": ["phonenumbers", "PyMySQL"]},
     # The Apps store's cover picture; the page itself is static/description.
     "images": ["static/description/call_popup.png"],
-    "depends": ["mail", "bus", "contacts", "crm", "phone_validation", "utm"],
+    "depends": [
+        "mail",
+        "bus",
+        "contacts",
+        "crm",
+        "phone_validation",
+        "resource",
+        "utm",
+    ],
     "data": [
         "security/clinic_pbx_security.xml",
         "security/ir.model.access.csv",

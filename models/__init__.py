@@ -13,6 +13,7 @@ from . import res_config_settings
 from . import pbx_call_recording
 from . import pbx_call_popup
 from . import pbx_call_callback_activity
+from . import pbx_call_working_hours
 from . import res_company
 from . import mail_activity
 from . import pbx_touch_tag

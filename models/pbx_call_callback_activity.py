@@ -91,14 +91,17 @@ class PbxCall(models.Model):
 
     def _after_ingest(self, events, changed):
         result = super()._after_ingest(events, changed)
+        finished = self.filtered(
+            lambda call: changed.get(call.id) and call.state == "done" and call.missed
+        )
+        finished.filtered(
+            lambda call: not call.callback_due or "start" in changed[call.id]
+        )._pbx_mark_working_hours()
         # The call-back rule ran first (super): a missed call whose number was
         # reached already, e.g. by events that arrived late, opens nothing.
-        missed = self.filtered(
+        missed = finished.filtered(
             lambda call: (
-                changed.get(call.id)
-                and call.state == "done"
-                and call.missed
-                and not call.called_back
+                not call.called_back
                 and not call.callback_activity_id
                 and call.external_key
             )
@@ -182,7 +185,8 @@ class PbxCall(models.Model):
         else:
             record = self
         tz = self.connection_id.timezone or "UTC"
-        deadline = pytz.utc.localize(self.start).astimezone(pytz.timezone(tz)).date()
+        due = self.callback_due or self.start
+        deadline = pytz.utc.localize(due).astimezone(pytz.timezone(tz)).date()
         # sudo: ingestion runs as superuser; the activity is the clinic's work,
         #   given to the user the company's setting names
         return (

@@ -32,7 +32,14 @@ from odoo.tools.query import Query
 
 SERVICE_LEVEL_SECONDS = 20
 
-REPORT_FIELDS = ("start_hour", "answered_pct", "service_level_pct", "missed_open_count")
+REPORT_FIELDS = (
+    "start_hour",
+    "answered_pct",
+    "service_level_pct",
+    "missed_open_count",
+    "callback_in_target_pct",
+    "missed_after_hours_count",
+)
 
 QUARTER_HOUR = 900  # seconds
 SLOT_GRANULARITIES = ("hour", "day", "month", "quarter", "year")
@@ -110,6 +117,23 @@ class PbxCall(models.Model):
         help="Missed calls whose number the clinic has not reached since.",
     )
 
+    callback_in_target_pct = fields.Float(
+        "Called Back Within Target (%)",
+        compute="_compute_report_values",
+        search="_search_callback_in_target_pct",
+        aggregator="avg",
+        digits=(16, 1),
+        help="Share of missed calls called back within the company's callback "
+        "target, counted in working hours. Other calls are not counted.",
+    )
+    missed_after_hours_count = fields.Integer(
+        "Missed After Hours",
+        compute="_compute_report_values",
+        search="_search_missed_after_hours_count",
+        aggregator="sum",
+        help="Missed calls outside the company's working hours.",
+    )
+
     def init(self):
         result = super().init()
         self.env.cr.execute(
@@ -134,7 +158,14 @@ class PbxCall(models.Model):
 
     @api.depends_context("tz")
     @api.depends(
-        "start", "direction", "disposition", "wait_seconds", "missed", "called_back"
+        "start",
+        "direction",
+        "disposition",
+        "wait_seconds",
+        "missed",
+        "called_back",
+        "callback_in_target",
+        "after_hours",
     )
     def _compute_report_values(self):
         tz = pytz.timezone(self._pbx_report_tz())
@@ -154,6 +185,10 @@ class PbxCall(models.Model):
                 else 0.0
             )
             call.missed_open_count = int(call.missed and not call.called_back)
+            call.callback_in_target_pct = (
+                100.0 if call.missed and call.callback_in_target else 0.0
+            )
+            call.missed_after_hours_count = int(call.missed and call.after_hours)
 
     # Drilling down from a pivot cell searches on these fields: the condition
     # is their SQL expression, the same one the grouping used.
@@ -175,6 +210,14 @@ class PbxCall(models.Model):
 
     def _search_missed_open_count(self, operator, value):
         return self._search_report_condition("missed_open_count", operator, value)
+
+    def _search_callback_in_target_pct(self, operator, value):
+        return self._search_report_condition("callback_in_target_pct", operator, value)
+
+    def _search_missed_after_hours_count(self, operator, value):
+        return self._search_report_condition(
+            "missed_after_hours_count", operator, value
+        )
 
     def _pbx_report_tz(self):
         # Odoo's rule for dates in read_group (their ranges and domains): the
@@ -203,6 +246,19 @@ class PbxCall(models.Model):
                 answered,
                 column("wait_seconds"),
                 SERVICE_LEVEL_SECONDS,
+            )
+        if fname == "callback_in_target_pct":
+            # NULL outside missed calls, so AVG() leaves them out.
+            return SQL(
+                "(CASE WHEN %s THEN CASE WHEN %s THEN 100.0 ELSE 0.0 END END)",
+                column("missed"),
+                column("callback_in_target"),
+            )
+        if fname == "missed_after_hours_count":
+            return SQL(
+                "(CASE WHEN %s AND %s THEN 1 ELSE 0 END)",
+                column("missed"),
+                column("after_hours"),
             )
         return SQL(
             "(CASE WHEN %s AND NOT COALESCE(%s, FALSE) THEN 1 ELSE 0 END)",
@@ -282,7 +338,7 @@ class PbxCall(models.Model):
         if fname == "talk_seconds":
             answered = self._field_to_sql(self._table, "disposition", query)
             return SQL("(CASE WHEN %s = 'answered' THEN %s END)", answered, value)
-        if fname == "callback_delay":
+        if fname in ("callback_delay", "callback_work_seconds"):
             called_back = self._field_to_sql(self._table, "called_back", query)
             return SQL("(CASE WHEN %s THEN %s END)", called_back, value)
         return value

@@ -28,3 +28,18 @@ class ResCompany(models.Model):
         help="Gets the Call back activities in Dispatcher mode, and those of "
         "extensions without PBX users in the other modes.",
     )
+    pbx_callback_target_hours = fields.Float(
+        "Callback Target (working hours)",
+        default=2.0,
+        help="A missed call should be called back within this much working time "
+        "(the company's working schedule). Sets the due date of its Call back "
+        "activity and the report's Called Back Within Target.",
+    )
+
+    _sql_constraints = [
+        (
+            "pbx_callback_target_hours_positive",
+            "CHECK (pbx_callback_target_hours >= 0)",
+            "The callback target cannot be negative.",
+        ),
+    ]

@@ -17,3 +17,9 @@ class ResConfigSettings(models.TransientModel):
     pbx_callback_dispatcher_id = fields.Many2one(
         related="company_id.pbx_callback_dispatcher_id", readonly=False
     )
+    pbx_callback_target_hours = fields.Float(
+        related="company_id.pbx_callback_target_hours", readonly=False
+    )
+    pbx_resource_calendar_id = fields.Many2one(
+        related="company_id.resource_calendar_id", readonly=False
+    )

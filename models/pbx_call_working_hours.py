@@ -1,0 +1,148 @@
+"""Missed calls in the clinic's working hours.
+
+The company's working schedule (``res.company.resource_calendar_id``, Odoo's
+*Working Hours*, public holidays included as its global time off) decides:
+
+- whether a missed call came **after hours** (outside a working interval);
+- when its callback is **due**: the callback target
+  (``res.company.pbx_callback_target_hours``, working hours) counted from the
+  missed call, or from the next opening when it came after hours — a call
+  missed on Friday at 21:00 with a 2-hour target is due on Monday at 10:00
+  when the clinic opens at 8:00;
+- the **working time to call back**: the working hours between the missed
+  call and the call that reached the number, and whether that was within the
+  target.
+
+A company without a working schedule works around the clock: nothing is
+after hours, and working time is elapsed time.
+"""
+
+from datetime import timedelta
+
+import pytz
+
+from odoo import fields, models
+
+# Working intervals are read for this long after a missed call; a target
+# longer than the working time in it is planned by resource.calendar itself.
+PLAN_SPAN = timedelta(days=14)
+
+
+def _aware(moment):
+    return pytz.utc.localize(moment) if moment.tzinfo is None else moment
+
+
+def _naive_utc(moment):
+    return moment.astimezone(pytz.utc).replace(tzinfo=None)
+
+
+class PbxCall(models.Model):
+    _inherit = "pbx.call"
+
+    after_hours = fields.Boolean(
+        readonly=True,
+        copy=False,
+        help="A missed call outside the company's working hours (its working "
+        "schedule and public holidays).",
+    )
+    callback_due = fields.Datetime(
+        "Callback Due At",
+        readonly=True,
+        copy=False,
+        help="When the clinic should have called back: the callback target in "
+        "working hours from the missed call (from the next opening when it was "
+        "missed after hours).",
+    )
+    callback_work_seconds = fields.Integer(
+        "Working Time to Call Back",
+        readonly=True,
+        copy=False,
+        aggregator="avg",
+        help="Working time, in seconds, from the missed call to the call that "
+        "reached the number.",
+    )
+    callback_in_target = fields.Boolean(
+        "Called Back Within Target",
+        readonly=True,
+        copy=False,
+        help="Called back within the company's callback target, in working hours.",
+    )
+
+    def _pbx_working_intervals(self, calendar, start, stop):
+        """[(start, stop)] of ``calendar``'s working time between two UTC
+        moments, as aware datetimes (global time off taken out)."""
+        intervals = calendar._work_intervals_batch(_aware(start), _aware(stop))[False]
+        return [(begin, end) for begin, end, _meta in intervals]
+
+    def _pbx_mark_working_hours(self):
+        """Write ``after_hours`` and ``callback_due`` on these missed calls."""
+        for company in self.company_id:
+            calls = self.filtered(lambda call, c=company: call.company_id == c)
+            target = timedelta(hours=company.pbx_callback_target_hours)
+            calendar = company.resource_calendar_id
+            if not calendar:
+                for call in calls:
+                    call.write(
+                        {"after_hours": False, "callback_due": call.start + target}
+                    )
+                continue
+            low = min(calls.mapped("start"))
+            high = max(calls.mapped("start")) + PLAN_SPAN
+            intervals = self._pbx_working_intervals(calendar, low, high)
+            for call in calls:
+                start = _aware(call.start)
+                after_hours = not any(b <= start < e for b, e in intervals)
+                due = self._pbx_plan(intervals, start, target)
+                if due is None:
+                    due = calendar.plan_hours(
+                        target.total_seconds() / 3600, start, compute_leaves=True
+                    )
+                call.write(
+                    {
+                        "after_hours": after_hours,
+                        "callback_due": due and _naive_utc(due),
+                    }
+                )
+
+    @staticmethod
+    def _pbx_plan(intervals, start, target):
+        """The moment ``target`` of working time after ``start`` is used up
+        in ``intervals`` (None: they do not hold that much)."""
+        left = target
+        for begin, end in intervals:
+            if end <= start:
+                continue
+            begin = max(begin, start)
+            if end - begin >= left:
+                return begin + left
+            left -= end - begin
+        return None
+
+    def _pbx_working_delay(self, start, stop):
+        """Working time between two UTC moments, for this call's company."""
+        calendar = self.company_id.resource_calendar_id
+        if not calendar:
+            return stop - start
+        return sum(
+            (
+                end - begin
+                for begin, end in self._pbx_working_intervals(calendar, start, stop)
+            ),
+            timedelta(),
+        )
+
+    def _update_callbacks(self):
+        reached = super()._update_callbacks()
+        for call in reached:
+            back = call.callback_call_id
+            if not back:
+                continue
+            delay = call._pbx_working_delay(call.start, back.start)
+            target = timedelta(hours=call.company_id.pbx_callback_target_hours)
+            call.write(
+                {
+                    "callback_work_seconds": int(delay.total_seconds()),
+                    "callback_in_target": delay <= target,
+                }
+            )
+        return reached
