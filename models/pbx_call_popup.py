@@ -17,9 +17,7 @@ Notifications (type: payload):
   created or edited); the ring payload again, for a card still on screen.
 """
 
-import threading
-import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import _, api, fields, models
@@ -30,6 +28,7 @@ from odoo.tools.misc import OrderedSet
 from odoo.addons.bus.models.bus import channel_with_db, get_notify_payloads, json_dump
 
 from ..tools.bus_notify import notifier
+from ..tools.expiring_cache import ExpiringCache
 
 # A ringing call stays on screens at most this long without news from the
 # PBX (a lost hangup must not leave a card forever), and only calls that
@@ -53,39 +52,8 @@ CARD_CACHE_SECONDS = 10
 CARD_CACHE_SIZE = 256
 
 
-class _CardCache:
-    """A small LRU of cards' people whose entries expire: one per process,
-    shared by its threads."""
-
-    def __init__(self, seconds, size):
-        self.seconds, self.size = seconds, size
-        self._entries = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key):
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[0] < time.monotonic():
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return entry[1]
-
-    def put(self, key, value):
-        with self._lock:
-            self._entries[key] = (time.monotonic() + self.seconds, value)
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-    def clear(self):
-        with self._lock:
-            self._entries.clear()
-
-
-_card_cache = _CardCache(CARD_CACHE_SECONDS, CARD_CACHE_SIZE)
+# The cards' people of ringing calls (see _pbx_popup_people).
+_card_cache = ExpiringCache(CARD_CACHE_SECONDS, CARD_CACHE_SIZE)
 
 
 class PbxCall(models.Model):

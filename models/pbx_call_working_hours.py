@@ -15,17 +15,28 @@ The company's working schedule (``res.company.resource_calendar_id``, Odoo's
 
 A company without a working schedule works around the clock: nothing is
 after hours, and working time is elapsed time.
+
+Every missed call a PBX posts asks for the schedule's working intervals of
+the next two weeks. Each process keeps them per schedule and day, under a
+version read in one statement (the last change and the number of the
+schedule's hours and of the public holidays), so that a changed schedule or
+holiday is seen at once.
 """
 
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytz
 
 from odoo import fields, models
+from odoo.tools import SQL
+
+from ..tools.expiring_cache import ExpiringCache
 
 # Working intervals are read for this long after a missed call; a target
 # longer than the working time in it is planned by resource.calendar itself.
 PLAN_SPAN = timedelta(days=14)
+# {(db, schedule, version, first day): its intervals of PLAN_SPAN + 1 day}
+_intervals_cache = ExpiringCache(3600, 64)
 
 
 def _aware(moment):
@@ -74,6 +85,54 @@ class PbxCall(models.Model):
         intervals = calendar._work_intervals_batch(_aware(start), _aware(stop))[False]
         return [(begin, end) for begin, end, _meta in intervals]
 
+    def _pbx_calendar_version(self, calendar):
+        """What changes whenever ``calendar``'s working time may have: its
+        last write, and the last write and number of its attendances and of
+        the time off without a resource (public holidays) that applies."""
+        for model in ("resource.calendar.attendance", "resource.calendar.leaves"):
+            self.env[model].flush_model()
+        calendar.flush_recordset()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT c.write_date, a.last, a.n, l.last, l.n
+                FROM resource_calendar c,
+                     LATERAL (SELECT max(write_date) AS last, count(*) AS n
+                              FROM resource_calendar_attendance
+                              WHERE calendar_id = c.id) a,
+                     LATERAL (SELECT max(write_date) AS last, count(*) AS n
+                              FROM resource_calendar_leaves
+                              WHERE resource_id IS NULL
+                                AND (calendar_id = c.id OR calendar_id IS NULL)) l
+                WHERE c.id = %s
+                """,
+                calendar.id,
+            )
+        )
+        version = self.env.cr.fetchone()
+        return (calendar.tz, *version)
+
+    def _pbx_intervals_after(self, calendar, low, high):
+        """Working intervals of ``calendar`` covering [low, high + PLAN_SPAN]:
+        kept per process when the calls start on one day (the Event API's
+        calls, one at a time), read afresh for a longer batch."""
+        if high.date() != low.date():
+            return self._pbx_working_intervals(calendar, low, high + PLAN_SPAN)
+        key = (
+            self.env.cr.dbname,
+            calendar.id,
+            self._pbx_calendar_version(calendar),
+            low.date(),
+        )
+        intervals = _intervals_cache.get(key)
+        if intervals is None:
+            day = datetime.combine(low.date(), time())
+            intervals = self._pbx_working_intervals(
+                calendar, day, day + PLAN_SPAN + timedelta(days=1)
+            )
+            _intervals_cache.put(key, intervals)
+        return intervals
+
     def _pbx_mark_working_hours(self):
         """Write ``after_hours`` and ``callback_due`` on these missed calls."""
         for company in self.company_id:
@@ -86,9 +145,9 @@ class PbxCall(models.Model):
                         {"after_hours": False, "callback_due": call.start + target}
                     )
                 continue
-            low = min(calls.mapped("start"))
-            high = max(calls.mapped("start")) + PLAN_SPAN
-            intervals = self._pbx_working_intervals(calendar, low, high)
+            intervals = self._pbx_intervals_after(
+                calendar, min(calls.mapped("start")), max(calls.mapped("start"))
+            )
             for call in calls:
                 start = _aware(call.start)
                 after_hours = not any(b <= start < e for b, e in intervals)

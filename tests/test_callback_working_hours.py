@@ -178,3 +178,18 @@ class TestCallbackWorkingHours(TransactionCase):
         ):
             self.company.pbx_callback_target_hours = -1
             self.company.flush_recordset()
+
+    def test_a_holiday_added_during_the_day_counts_at_once(self):
+        self.assertFalse(self.missed(msk(5, 12)).after_hours)
+        self.env["resource.calendar.leaves"].create(
+            {
+                "name": "Clinic closed",
+                "calendar_id": self.calendar.id,
+                "date_from": utc(msk(5, 12, 30)),
+                "date_to": utc(msk(5, 23, 59)),
+                "time_type": "leave",
+            }
+        )
+        later = self.missed(msk(5, 13), number="+7 916 555-77-05")
+        self.assertTrue(later.after_hours)
+        self.assertEqual(later.callback_due, utc(msk(6, 10)))
