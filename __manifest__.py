@@ -40,6 +40,7 @@
         "views/res_config_settings_views.xml",
         "views/pbx_touch_views.xml",
         "views/pbx_call_missed_calls_views.xml",
+        "views/pbx_clinic_number_views.xml",
         "wizard/pbx_connection_token_views.xml",
         "views/freepbx/pbx_connection_views.xml",
         "views/calltouch/res_config_settings_views.xml",

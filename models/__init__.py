@@ -18,6 +18,7 @@ from . import res_company
 from . import mail_activity
 from . import pbx_touch_tag
 from . import pbx_touch
+from . import pbx_clinic_number
 from . import pbx_call_touch
 from . import pbx_call_report
 from . import pbx_call_report_batch

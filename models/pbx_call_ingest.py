@@ -214,6 +214,7 @@ class PbxCall(models.Model):
         for event in events:
             unique.setdefault(event["fingerprint"], event)
         relations = [self._fields[name] for name in _RELATIONS]
+        row_fields = self._ingest_row_fields()
         self.flush_model()
         self.env.cr.execute(
             SQL(
@@ -239,7 +240,7 @@ class PbxCall(models.Model):
                 list(unique),
                 SQL(", ").join(
                     SQL.identifier("c", name)
-                    for name in ("id", "external_id", *_ROW_FIELDS)
+                    for name in ("id", "external_id", *row_fields)
                 ),
                 SQL(", ").join(
                     SQL(
@@ -264,7 +265,7 @@ class PbxCall(models.Model):
         new = set(result[0][0])
         fresh = [event for fp, event in unique.items() if fp in new]
         rows = [row[1:] for row in result if row[1] is not None]
-        names = ["id", "external_id", *_ROW_FIELDS, *_RELATIONS]
+        names = ["id", "external_id", *row_fields, *_RELATIONS]
         self.invalidate_model(flush=False)  # flushed above
         # What was read is cached as a fetch() would, for the hooks after
         # ingestion (_after_ingest) to read without another query.
@@ -275,6 +276,11 @@ class PbxCall(models.Model):
                 values = [tuple(ids) for ids in values]
             self.env.cache.insert_missing(calls, self._fields[name], values)
         return fresh, {row[1]: dict(zip(names, row, strict=True)) for row in rows}
+
+    def _ingest_row_fields(self):
+        """The columns of a call that ingestion compares with the values it
+        computes (_values_from_state gives each of them)."""
+        return _ROW_FIELDS
 
     def _upsert_calls(self, connection, by_call, rows):
         """Fold the fresh events ``by_call`` into their calls: ``rows`` are

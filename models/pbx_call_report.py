@@ -39,6 +39,7 @@ REPORT_FIELDS = (
     "missed_open_count",
     "callback_in_target_pct",
     "missed_after_hours_count",
+    "new_caller_count",
 )
 
 QUARTER_HOUR = 900  # seconds
@@ -134,6 +135,14 @@ class PbxCall(models.Model):
         help="Missed calls outside the company's working hours.",
     )
 
+    new_caller_count = fields.Integer(
+        "New Callers",
+        compute="_compute_report_values",
+        search="_search_new_caller_count",
+        aggregator="sum",
+        help="Calls from a number the clinic never had a call from before.",
+    )
+
     def init(self):
         result = super().init()
         self.env.cr.execute(
@@ -166,6 +175,7 @@ class PbxCall(models.Model):
         "called_back",
         "callback_in_target",
         "after_hours",
+        "first_contact",
     )
     def _compute_report_values(self):
         tz = pytz.timezone(self._pbx_report_tz())
@@ -189,6 +199,7 @@ class PbxCall(models.Model):
                 100.0 if call.missed and call.callback_in_target else 0.0
             )
             call.missed_after_hours_count = int(call.missed and call.after_hours)
+            call.new_caller_count = int(call.first_contact)
 
     # Drilling down from a pivot cell searches on these fields: the condition
     # is their SQL expression, the same one the grouping used.
@@ -218,6 +229,9 @@ class PbxCall(models.Model):
         return self._search_report_condition(
             "missed_after_hours_count", operator, value
         )
+
+    def _search_new_caller_count(self, operator, value):
+        return self._search_report_condition("new_caller_count", operator, value)
 
     def _pbx_report_tz(self):
         # Odoo's rule for dates in read_group (their ranges and domains): the
@@ -254,6 +268,8 @@ class PbxCall(models.Model):
                 column("missed"),
                 column("callback_in_target"),
             )
+        if fname == "new_caller_count":
+            return SQL("(CASE WHEN %s THEN 1 ELSE 0 END)", column("first_contact"))
         if fname == "missed_after_hours_count":
             return SQL(
                 "(CASE WHEN %s AND %s THEN 1 ELSE 0 END)",

@@ -31,6 +31,16 @@ LAST_NAMES = [
 FEMALE = set(FIRST_NAMES[:16])
 MOBILE_PREFIXES = ["903", "905", "909", "915", "916", "925", "926", "965", "977", "985"]
 CLINIC_DID = "+7 495 123-45-00"
+# The numbers the demo clinic publishes (demo/clinic_pbx_demo.xml): of ten
+# incoming calls, five dial the main number, two the 2GIS card's, two the
+# Yandex Maps card's and one the flyers'.
+PUBLISHED_DIDS = [CLINIC_DID] * 5 + [
+    "+7 495 777-00-01",
+    "+7 495 777-00-01",
+    "+7 495 777-00-02",
+    "+7 495 777-00-02",
+    "+7 495 777-00-03",
+]
 RECEPTION_RING = ["101", "102"]
 
 
@@ -161,11 +171,12 @@ def month_of_calls(
                     ["answered", "no_answer", "busy"], weights=[76, 20, 4]
                 )[0]
                 answered_by = rnd.choices(RECEPTION_RING, weights=[7, 3])[0]
+                did = PUBLISHED_DIDS[counter % len(PUBLISHED_DIDS)]
                 event.update(
                     {
                         "from": outside,
-                        "to": CLINIC_DID,
-                        "did": CLINIC_DID,
+                        "to": did,
+                        "did": did,
                         "extension": answered_by
                         if disposition == "answered"
                         else RECEPTION_RING[0],
