@@ -50,6 +50,7 @@
         "views/callmarker/res_config_settings_views.xml",
         "views/clinic_pbx_menus.xml",
     ],
+    "uninstall_hook": "uninstall_hook",
     "demo": [
         "demo/clinic_pbx_demo.xml",
         "demo/callmarker_demo.xml",

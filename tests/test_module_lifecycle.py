@@ -209,6 +209,9 @@ def test_uninstalls_without_leftovers(demo_db):
         "AND column_name LIKE 'pbx_%'"
     ) == [(0,)]
     assert _query(
+        "SELECT count(*) FROM pg_proc WHERE proname LIKE 'clinic\\_pbx\\_%'"
+    ) == [(0,)]
+    assert _query(
         "SELECT count(*) FROM res_groups g JOIN ir_model_data d ON "
         "d.model = 'res.groups' AND d.res_id = g.id AND d.module = 'clinic_pbx'"
     ) == [(0,)]

@@ -1,6 +1,7 @@
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL
 
+from odoo.addons.clinic_pbx import uninstall_hook
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 from odoo.addons.clinic_pbx.tools.phone import phone_key, search_variants
 
@@ -117,6 +118,29 @@ class TestPatientMatching(TransactionCase):
         call = self.ingest(**{"from": "89031112233"})
         self.assertEqual(call.lead_ids, lead)
         self.assertIn("Implants", call.contact_display)
+
+    def test_a_patient_and_a_lead_of_one_number_are_both_kept(self):
+        patient = self.patient("Maria Lebedeva", mobile="+7 916 404-40-40")
+        lead = self.env["crm.lead"].create(
+            {"name": "Whitening", "phone": "+7 916 404 40 40"}
+        )
+        archived = self.patient("Old Card", mobile="9164044040", active=False)
+        other_company = self.env["res.company"].create({"name": "Other Clinic"})
+        stranger = self.patient(
+            "Other Clinic Patient", mobile="89164044040", company_id=other_company.id
+        )
+        call = self.ingest(**{"from": "79164044040"})
+        self.assertEqual(call.partner_ids, patient)
+        self.assertEqual(call.lead_ids, lead)
+        self.assertNotIn(archived, call.partner_ids)
+        self.assertNotIn(stranger, call.partner_ids)
+
+    def test_uninstalling_leaves_no_lookup_function(self):
+        uninstall_hook(self.env)
+        self.env.cr.execute(
+            "SELECT to_regprocedure('clinic_pbx_find_contacts(varchar[], integer)')"
+        )
+        self.assertEqual(self.env.cr.fetchone(), (None,))
 
     def test_partner_smart_button_counts_calls(self):
         patient = self.patient("Button Patient", mobile="+79164445566")
