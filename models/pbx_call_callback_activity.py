@@ -94,9 +94,6 @@ class PbxCall(models.Model):
         finished = self.filtered(
             lambda call: changed.get(call.id) and call.state == "done" and call.missed
         )
-        finished.filtered(
-            lambda call: not call.callback_due or "start" in changed[call.id]
-        )._pbx_mark_working_hours()
         # The call-back rule ran first (super): a missed call whose number was
         # reached already, e.g. by events that arrived late, opens nothing.
         missed = finished.filtered(

@@ -112,56 +112,59 @@ class PbxCall(models.Model):
         version = self.env.cr.fetchone()
         return (calendar.tz, *version)
 
-    def _pbx_intervals_after(self, calendar, low, high):
-        """Working intervals of ``calendar`` covering [low, high + PLAN_SPAN]:
-        kept per process when the calls start on one day (the Event API's
-        calls, one at a time), read afresh for a longer batch."""
-        if high.date() != low.date():
-            return self._pbx_working_intervals(calendar, low, high + PLAN_SPAN)
-        key = (
-            self.env.cr.dbname,
-            calendar.id,
-            self._pbx_calendar_version(calendar),
-            low.date(),
-        )
+    def _pbx_day_intervals(self, calendar, version, day):
+        """Working intervals of ``calendar`` from ``day`` (UTC) for
+        PLAN_SPAN and a day, kept per process under the calendar's
+        ``version``."""
+        key = (self.env.cr.dbname, calendar.id, version, day)
         intervals = _intervals_cache.get(key)
         if intervals is None:
-            day = datetime.combine(low.date(), time())
+            begin = datetime.combine(day, time())
             intervals = self._pbx_working_intervals(
-                calendar, day, day + PLAN_SPAN + timedelta(days=1)
+                calendar, begin, begin + PLAN_SPAN + timedelta(days=1)
             )
             _intervals_cache.put(key, intervals)
         return intervals
 
-    def _pbx_mark_working_hours(self):
-        """Write ``after_hours`` and ``callback_due`` on these missed calls."""
-        for company in self.company_id:
-            calls = self.filtered(lambda call, c=company: call.company_id == c)
-            target = timedelta(hours=company.pbx_callback_target_hours)
-            calendar = company.resource_calendar_id
-            if not calendar:
-                for call in calls:
-                    call.write(
-                        {"after_hours": False, "callback_due": call.start + target}
-                    )
-                continue
-            intervals = self._pbx_intervals_after(
-                calendar, min(calls.mapped("start")), max(calls.mapped("start"))
+    def _pbx_working_values(self, lookups, start):
+        """(after hours, callback due) of a call missed at ``start`` (UTC),
+        for the company of the batch's connection; the calendar's version is
+        read once per batch."""
+        company = lookups.connection.company_id
+        target = timedelta(hours=company.pbx_callback_target_hours)
+        calendar = company.resource_calendar_id
+        if not calendar:
+            return False, start + target
+        version = getattr(lookups, "pbx_calendar_version", None)
+        if version is None:
+            version = lookups.pbx_calendar_version = self._pbx_calendar_version(
+                calendar
             )
-            for call in calls:
-                start = _aware(call.start)
-                after_hours = not any(b <= start < e for b, e in intervals)
-                due = self._pbx_plan(intervals, start, target)
-                if due is None:
-                    due = calendar.plan_hours(
-                        target.total_seconds() / 3600, start, compute_leaves=True
-                    )
-                call.write(
-                    {
-                        "after_hours": after_hours,
-                        "callback_due": due and _naive_utc(due),
-                    }
-                )
+        intervals = self._pbx_day_intervals(calendar, version, start.date())
+        moment = _aware(start)
+        after_hours = not any(b <= moment < e for b, e in intervals)
+        due = self._pbx_plan(intervals, moment, target)
+        if due is None:
+            due = calendar.plan_hours(
+                target.total_seconds() / 3600, moment, compute_leaves=True
+            )
+        return after_hours, due and _naive_utc(due)
+
+    def _ingest_row_fields(self):
+        return (*super()._ingest_row_fields(), "after_hours", "callback_due")
+
+    def _values_from_state(self, lookups, state):
+        """A missed call's working-hours values are written with the call
+        itself (a finished call is written once)."""
+        vals = super()._values_from_state(lookups, state)
+        if vals["missed"] and vals["start"]:
+            start = fields.Datetime.to_datetime(vals["start"])
+            vals["after_hours"], vals["callback_due"] = self._pbx_working_values(
+                lookups, start
+            )
+        else:
+            vals["after_hours"], vals["callback_due"] = False, False
+        return vals
 
     @staticmethod
     def _pbx_plan(intervals, start, target):
