@@ -32,12 +32,10 @@ user exactly what the Call Log lets them see (the calls that rang them),
 where a list of activities would follow each patient's or lead's access.
 """
 
-import hashlib
 import logging
 
 import pytz
 from markupsafe import Markup
-from psycopg2.errors import SerializationFailure
 
 from odoo import _, fields, models
 from odoo.tools import SQL, format_datetime
@@ -50,10 +48,25 @@ _logger = logging.getLogger(__name__)
 CALLBACK_ACTIVITY_TYPE = "clinic_pbx.mail_activity_type_call_back"
 
 
-def callback_lock_key(company_id, external_key):
-    """The advisory lock key of the callback of one number of a company."""
-    digest = hashlib.sha256(f"pbx.callback:{company_id}:{external_key}".encode())
-    return int.from_bytes(digest.digest()[:8], "big", signed=True)
+class PbxCallbackNumber(models.Model):
+    """One row per company and number whose callback was ever opened: the
+    row transactions opening that number's callback upsert first, so that
+    PostgreSQL serializes them (see PbxCall._pbx_callback_lock)."""
+
+    _name = "pbx.callback.number"
+    _description = "Callback Number"
+    _log_access = False
+
+    company_id = fields.Many2one("res.company", required=True, ondelete="cascade")
+    external_key = fields.Char(required=True)
+
+    _sql_constraints = [
+        (
+            "company_key_uniq",
+            "UNIQUE (company_id, external_key)",
+            "One row per company and number.",
+        ),
+    ]
 
 
 class PbxCall(models.Model):
@@ -158,20 +171,32 @@ class PbxCall(models.Model):
             )
 
     def _pbx_callback_lock(self):
-        """Wait until no other transaction is opening this number's callback.
+        """Wait until no other transaction is opening this number's callback,
+        and refuse this one if another did so after its snapshot was taken.
 
-        When another one held the lock, it has committed by now, after this
-        transaction's snapshot was taken: its activity is invisible here, so
-        the transaction is refused as a serialization failure and replayed in
-        a fresh snapshot (the Event API does so at once; a CDR sync next run).
+        The row of the number in ``pbx_callback_number`` is upserted: while
+        another transaction holds it, this one waits; when that transaction
+        committed after this one's snapshot (whether it had to wait or not),
+        PostgreSQL refuses the upsert with a serialization failure, as
+        REPEATABLE READ does for a row changed concurrently, and the
+        transaction is replayed in a fresh snapshot that sees the other's
+        activity (the Event API does so at once; a CDR sync next run).
         """
-        key = callback_lock_key(self.company_id.id, self.external_key)
-        self.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s)", key))
-        if not self.env.cr.fetchone()[0]:
-            self.env.cr.execute(SQL("SELECT pg_advisory_xact_lock(%s)", key))
-            raise SerializationFailure(
-                "the callback of this number was opened by a concurrent transaction"
-            )
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO pbx_callback_number (company_id, external_key)
+                VALUES (%s, %s)
+                ON CONFLICT (company_id, external_key)
+                DO UPDATE SET external_key = EXCLUDED.external_key
+                """,
+                self.company_id.id,
+                self.external_key,
+            ),
+            # A concurrent opening makes this fail with a serialization
+            # error; the request is replayed, which is not worth a log entry.
+            log_exceptions=False,
+        )
 
     def _pbx_callback_create_activity(self, owner):
         self.ensure_one()

@@ -24,7 +24,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter, MariaDb
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
-from .common import cdr_event
+from .common import cdr_event, committed_pbx
 from .fakes.callmarker_server import CallmarkerServer
 from .fakes.calltouch_server import CalltouchServer, make_call, make_request
 from .fakes.tcp_proxy import TcpProxy
@@ -696,3 +696,52 @@ class TestFindOrCreateOnTwoNodes(TwoNodesCase):
                 "source", self.name
             ],
         )
+
+
+# ----------------------------------------------------------------------------
+# Call back activities
+# ----------------------------------------------------------------------------
+
+
+@tagged("post_install", "-at_install")
+class TestCallbackOnTwoNodes(TwoNodesCase):
+    """Two missed calls from one number on two nodes: the second node's
+    transaction began before the first one committed its Call back activity,
+    and did not have to wait for it."""
+
+    def test_the_second_missed_call_joins_the_first_ones_activity(self):
+        number = "+7 916 %03d-%02d-%02d" % (
+            secrets.randbelow(1000),
+            secrets.randbelow(100),
+            secrets.randbelow(100),
+        )
+        with committed_pbx(["9302"]) as ids:
+
+            def missed(call_id):
+                def job(env):
+                    connection = env["pbx.connection"].browse(ids["connection_id"])
+                    raw = cdr_event(
+                        call_id,
+                        "2026-11-05T11:00:00+03:00",
+                        extension="9302",
+                        disposition="no_answer",
+                        talk_seconds=0,
+                        **{"from": number},
+                    )
+                    calls = env["pbx.call"]._ingest_events(
+                        connection, [validate_event(0, raw)]
+                    )[2]
+                    return calls.callback_activity_id.id
+
+                return (lambda env: retrying(lambda: job(env), env), SUPERUSER_ID)
+
+            first, second = self.one_after_the_other(
+                missed("two-nodes-1"),
+                missed("two-nodes-2"),
+                lambda env: env.cr.execute("SELECT 1"),
+            )
+            self.assertTrue(first)
+            self.assertEqual(second, first, "one activity for the number")
+            with self.committed() as env:
+                activity = env["mail.activity"].browse(first)
+                self.assertIn("Missed 2×", str(activity.note))
