@@ -7,9 +7,11 @@ Callmarker results through the adapter's parser and the method that stores
 pulled results. The data itself is in tools/demo_data.py.
 """
 
+from datetime import datetime, time, timedelta
+
 import pytz
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 
 from ..tools import callmarker_adapter, demo_data
 from ..tools.call_events import validate_event
@@ -24,6 +26,53 @@ DEMO_RECORDINGS = (
 class PbxDemo(models.AbstractModel):
     _name = "pbx.demo"
     _description = "Clinic PBX demo data"
+
+    @api.model
+    def _populate_clinic_hours(self):
+        """The demo company works as a clinic: Monday to Friday 8:00-20:00,
+        Saturday 9:00-15:00 (Moscow), closed on Unity Day (4 November).
+
+        The company's own working schedule is changed rather than replaced:
+        a schedule of the module's data would be removed with the module
+        while the company still uses it.
+        """
+        company = self.env.ref("base.main_company")
+        calendar = company.resource_calendar_id
+        if not calendar:
+            return
+        days = [(str(day), 8, 20) for day in range(5)] + [("5", 9, 15)]
+        calendar.write(
+            {
+                "tz": "Europe/Moscow",
+                "attendance_ids": [Command.clear()]
+                + [
+                    Command.create(
+                        {
+                            "name": f"Clinic day {day}",
+                            "dayofweek": day,
+                            "hour_from": begin,
+                            "hour_to": end,
+                            "day_period": "morning",
+                        }
+                    )
+                    for day, begin, end in days
+                ],
+            }
+        )
+        moscow = pytz.timezone("Europe/Moscow")
+        unity_day = fields.Date.today().replace(month=11, day=4)
+        start = moscow.localize(datetime.combine(unity_day, time()))
+        self.env["resource.calendar.leaves"].create(
+            {
+                "name": "Unity Day",
+                "calendar_id": calendar.id,
+                "date_from": start.astimezone(pytz.utc).replace(tzinfo=None),
+                "date_to": (start + timedelta(days=1, seconds=-1))
+                .astimezone(pytz.utc)
+                .replace(tzinfo=None),
+                "time_type": "leave",
+            }
+        )
 
     @api.model
     def _populate_calls(self, connection_ids):
