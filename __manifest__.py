@@ -22,6 +22,7 @@
         "crm",
         "phone_validation",
         "resource",
+        "sms",
         "utm",
     ],
     "data": [
@@ -31,6 +32,7 @@
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_activity_type_data.xml",
+        "data/sms_template_data.xml",
         "views/pbx_call_views.xml",
         "views/pbx_call_report_views.xml",
         "views/pbx_connection_views.xml",

@@ -14,6 +14,7 @@ from . import pbx_call_recording
 from . import pbx_call_popup
 from . import pbx_call_callback_activity
 from . import pbx_call_working_hours
+from . import pbx_call_missed_sms
 from . import res_company
 from . import mail_activity
 from . import pbx_touch_tag
