@@ -235,13 +235,18 @@ class PbxCall(models.Model):
 
     def _pbx_attribute_to_numbers(self):
         """Give these calls their clinic number's source, and its touch,
-        unless Calltouch tracked them."""
+        unless Calltouch tracked them: one search for the touches of all of
+        them, one create for the new ones."""
         Touch = self.env["pbx.touch"]
-        tracked = set(
-            Touch.search(
-                [("call_id", "in", self.ids), ("origin", "=", "calltouch")]
-            ).call_id.ids
+        existing = Touch.search(
+            [
+                ("call_id", "in", self.ids),
+                ("origin", "in", ("calltouch", "clinic_number")),
+            ]
         )
+        tracked = set(existing.filtered(lambda t: t.origin == "calltouch").call_id.ids)
+        own = {t.call_id.id: t for t in existing if t.origin == "clinic_number"}
+        new_touches = []
         for call in self:
             if call.id in tracked:
                 continue
@@ -252,16 +257,13 @@ class PbxCall(models.Model):
                 "campaign_id": number.campaign_id.id,
             }
             call.write(utm)
-            touch = Touch.search(
-                [("call_id", "=", call.id), ("origin", "=", "clinic_number")],
-                limit=1,
-            )
+            touch = own.get(call.id, Touch)
             if not number:
                 touch.unlink()
             elif touch:
                 touch.write({**utm, "tracking_number": number.number})
             else:
-                Touch.create(
+                new_touches.append(
                     {
                         **utm,
                         "company_id": call.company_id.id,
@@ -276,6 +278,8 @@ class PbxCall(models.Model):
                         "tracking_number": number.number,
                     }
                 )
+        if new_touches:
+            Touch.create(new_touches)
 
 
 class PbxTouch(models.Model):
