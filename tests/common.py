@@ -1,6 +1,7 @@
 import json
 import secrets
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 
 import odoo
 from odoo import SUPERUSER_ID, api
@@ -147,3 +148,36 @@ def run_cron_until_caught_up(case, run, runs=10):
         if not reported or not reported[-1]:
             break
     return reported
+
+
+MSK = timezone(timedelta(hours=3))
+
+
+def msk(day, hour, minute=0):
+    """A moment of November 2026 in Moscow (2026-11-02 is a Monday)."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=MSK)
+
+
+def clinic_calendar(env, name="Clinic hours"):
+    """A working schedule of a clinic open Monday to Friday, 8:00 to 20:00 in
+    Moscow."""
+    return env["resource.calendar"].create(
+        {
+            "name": name,
+            "tz": "Europe/Moscow",
+            "company_id": env.company.id,
+            "attendance_ids": [Command.clear()]
+            + [
+                Command.create(
+                    {
+                        "name": f"Day {day}",
+                        "dayofweek": str(day),
+                        "hour_from": 8,
+                        "hour_to": 20,
+                        "day_period": "morning",
+                    }
+                )
+                for day in range(5)
+            ],
+        }
+    )

@@ -1,26 +1,19 @@
 """Missed calls in the clinic's working hours: after hours, due dates, and the
 working time it took to call back."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import timezone
 
 import psycopg2
 
-from odoo import Command
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools import mute_logger
 
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 
-from .common import cdr_event, make_connection
+from .common import cdr_event, clinic_calendar, make_connection, msk
 
-MSK = timezone(timedelta(hours=3))
 CALLER = "+7 916 555-77-01"
 PBX_USER = "base.group_user,clinic_pbx.clinic_pbx_group_user"
-
-
-def msk(day, hour, minute=0):
-    """A moment of November 2026 in Moscow (2026-11-02 is a Monday)."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=MSK)
 
 
 def utc(moment):
@@ -37,26 +30,7 @@ class TestCallbackWorkingHours(TransactionCase):
         cls.company = cls.env.company
         # The clinic opens Monday to Friday, 8:00 to 20:00 in Moscow; Wednesday
         # 4 November 2026 is a public holiday (Unity Day).
-        cls.calendar = cls.env["resource.calendar"].create(
-            {
-                "name": "Clinic hours",
-                "tz": "Europe/Moscow",
-                "company_id": cls.company.id,
-                "attendance_ids": [Command.clear()]
-                + [
-                    Command.create(
-                        {
-                            "name": f"Day {day}",
-                            "dayofweek": str(day),
-                            "hour_from": 8,
-                            "hour_to": 20,
-                            "day_period": "morning",
-                        }
-                    )
-                    for day in range(5)
-                ],
-            }
-        )
+        cls.calendar = clinic_calendar(cls.env, "Clinic hours")
         cls.env["resource.calendar.leaves"].create(
             {
                 "name": "Unity Day",

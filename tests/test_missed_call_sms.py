@@ -1,23 +1,14 @@
 """The optional SMS to a caller we missed, through Odoo's sms module."""
 
-from datetime import datetime, timedelta, timezone
-
-from odoo import Command
 from odoo.tests import tagged
 
 from odoo.addons.clinic_pbx.tools.call_events import validate_event
 from odoo.addons.sms.tests.common import SMSCase
 
-from .common import cdr_event, make_connection
+from .common import cdr_event, clinic_calendar, make_connection, msk
 
-MSK = timezone(timedelta(hours=3))
 CALLER = "+7 916 555-66-01"
 KEY = "+79165556601"
-
-
-def msk(day, hour, minute=0):
-    """A moment of November 2026 in Moscow (2026-11-02 is a Monday)."""
-    return datetime(2026, 11, day, hour, minute, tzinfo=MSK)
 
 
 @tagged("post_install", "-at_install")
@@ -28,25 +19,7 @@ class TestMissedCallSms(SMSCase):
         cls.connection, _token = make_connection(cls.env)
         cls.Call = cls.env["pbx.call"]
         cls.company = cls.env.company
-        calendar = cls.env["resource.calendar"].create(
-            {
-                "name": "Clinic hours (SMS)",
-                "tz": "Europe/Moscow",
-                "attendance_ids": [Command.clear()]
-                + [
-                    Command.create(
-                        {
-                            "name": f"Day {day}",
-                            "dayofweek": str(day),
-                            "hour_from": 8,
-                            "hour_to": 20,
-                            "day_period": "morning",
-                        }
-                    )
-                    for day in range(5)
-                ],
-            }
-        )
+        calendar = clinic_calendar(cls.env, "Clinic hours (SMS)")
         cls.company.write(
             {
                 "name": "Smile Clinic",
