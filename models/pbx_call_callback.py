@@ -69,19 +69,20 @@ class PbxCall(models.Model):
             return self.browse()
         window = self._callback_window()
         starts = [call.start for call in mine]
-        self.flush_model(_CALLBACK_COLUMNS)
+        columns = self._callback_row_fields()
+        self.flush_model(columns)
         # Read as rows, not records: every finished call a PBX posts asks it.
         self.env.cr.execute(
             SQL(
                 """
-                SELECT id, company_id, external_key, start, state, disposition,
-                       missed, called_back, callback_call_id, callback_delay
+                SELECT id, %s
                 FROM pbx_call
                 WHERE external_key = ANY(%s) AND start BETWEEN %s AND %s
                   AND direction IN ('incoming', 'outgoing')
                   AND company_id = ANY(%s)
                 ORDER BY start, id
                 """,
+                SQL(", ").join(SQL.identifier(name) for name in columns),
                 sorted({call.external_key for call in mine}),
                 min(starts) - window,
                 max(starts) + window,
@@ -90,6 +91,8 @@ class PbxCall(models.Model):
         )
         by_key = defaultdict(list)
         reached_now = []
+        updates = {}
+        cache = {}  # for _callback_reached_values, over this run
         for row in self.env.cr.dictfetchall():
             by_key[row["company_id"], row["external_key"]].append(row)
         for calls in by_key.values():
@@ -120,10 +123,72 @@ class PbxCall(models.Model):
                 if any(
                     (missed[name] or False) != (vals[name] or False) for name in vals
                 ):
-                    self.browse(missed["id"]).write(vals)
                     if after:
+                        vals.update(self._callback_reached_values(missed, after, cache))
                         reached_now.append(missed["id"])
+                    updates[missed["id"]] = vals
+        self._pbx_write_columns(updates)
         return self.browse(reached_now)
+
+    def _callback_row_fields(self):
+        """The columns of the rows _update_callbacks reads (the hooks below
+        get them)."""
+        return _CALLBACK_COLUMNS
+
+    def _callback_reached_values(self, missed, after, cache):
+        """More values to write on a missed call (``missed``: its row) when
+        the call ``after`` (its row) reached its number; ``cache`` is shared
+        by the calls of one run."""
+        return {}
+
+    def _pbx_write_columns(self, updates):
+        """Write {call id: {field: value}} on calls: one UPDATE per set of
+        fields, for plain stored fields nothing else is computed from."""
+        groups = defaultdict(list)
+        for call_id, vals in updates.items():
+            groups[tuple(sorted(vals))].append((call_id, vals))
+        now = self.env.cr.now()
+        for names, items in groups.items():
+            columns = [[call_id for call_id, _vals in items]]
+            for name in names:
+                field = self._fields[name]
+                empty = False if field.type == "boolean" else None
+                columns.append(
+                    [
+                        empty if vals[name] is False else vals[name]
+                        for _id, vals in items
+                    ]
+                )
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE pbx_call c SET %s, write_uid = %s, write_date = %s
+                    FROM unnest(%s) AS v(id, %s) WHERE c.id = v.id
+                    """,
+                    SQL(", ").join(
+                        SQL("%s = v.%s", SQL.identifier(name), SQL.identifier(name))
+                        for name in names
+                    ),
+                    self.env.uid,
+                    now,
+                    SQL(", ").join(
+                        SQL(
+                            "%s::%s[]",
+                            column,
+                            SQL(
+                                self._fields[name].column_type[1]
+                                if name != "id"
+                                else "int"
+                            ),
+                        )
+                        for name, column in zip(("id", *names), columns, strict=True)
+                    ),
+                    SQL(", ").join(SQL.identifier(name) for name in names),
+                )
+            )
+            self.browse(call_id for call_id, _vals in items).invalidate_recordset(
+                [*names, "write_uid", "write_date"]
+            )
 
     # ------------------------------------------------------------------
     # Contacts created or corrected after their calls

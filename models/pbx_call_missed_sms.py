@@ -83,7 +83,7 @@ class PbxCall(models.Model):
             )
             if not template:
                 continue
-            call._pbx_callback_lock()
+            call._pbx_callback_lock([(call.company_id.id, call.external_key)])
             tz = pytz.timezone(call.connection_id.timezone or "UTC")
             day = pytz.utc.localize(call.start).astimezone(tz).date()
             self.env.cr.execute(

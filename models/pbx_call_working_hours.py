@@ -180,31 +180,38 @@ class PbxCall(models.Model):
             left -= end - begin
         return None
 
-    def _pbx_working_delay(self, start, stop):
-        """Working time between two UTC moments, for this call's company."""
-        calendar = self.company_id.resource_calendar_id
+    def _pbx_working_delay(self, start, stop, cache=None, company=None):
+        """Working time between two UTC moments, for this call's company
+        (or ``company``; ``cache``: the calendars' versions, shared by the
+        calls of a run)."""
+        calendar = (company or self.company_id).resource_calendar_id
         if not calendar:
             return stop - start
+        if stop - start < PLAN_SPAN:
+            # The intervals planning used, cached per day.
+            cache = {} if cache is None else cache
+            version = cache.get(calendar.id)
+            if version is None:
+                version = cache[calendar.id] = self._pbx_calendar_version(calendar)
+            intervals = self._pbx_day_intervals(calendar, version, start.date())
+        else:
+            intervals = self._pbx_working_intervals(calendar, start, stop)
+        begin, end = _aware(start), _aware(stop)
         return sum(
             (
-                end - begin
-                for begin, end in self._pbx_working_intervals(calendar, start, stop)
+                min(stop_, end) - max(start_, begin)
+                for start_, stop_ in intervals
+                if start_ < end and stop_ > begin
             ),
             timedelta(),
         )
 
-    def _update_callbacks(self):
-        reached = super()._update_callbacks()
-        for call in reached:
-            back = call.callback_call_id
-            if not back:
-                continue
-            delay = call._pbx_working_delay(call.start, back.start)
-            target = timedelta(hours=call.company_id.pbx_callback_target_hours)
-            call.write(
-                {
-                    "callback_work_seconds": int(delay.total_seconds()),
-                    "callback_in_target": delay <= target,
-                }
-            )
-        return reached
+    def _callback_reached_values(self, missed, after, cache):
+        vals = super()._callback_reached_values(missed, after, cache)
+        # From the row: reading the call's fields would fetch it alone.
+        company = self.env["res.company"].browse(missed["company_id"])
+        delay = self._pbx_working_delay(missed["start"], after["start"], cache, company)
+        target = timedelta(hours=company.pbx_callback_target_hours)
+        vals["callback_work_seconds"] = int(delay.total_seconds())
+        vals["callback_in_target"] = delay <= target
+        return vals

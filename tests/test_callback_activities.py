@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta, timezone
 
+from odoo import fields
 from odoo.exceptions import AccessError
 from odoo.tests import TransactionCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
@@ -135,6 +136,92 @@ class TestCallbackActivities(TransactionCase):
         late = self.missed(T0)
         self.assertTrue(late.called_back)
         self.assertFalse(self.callbacks())
+
+    def ingest_batch(self, raws):
+        """One batch of raw events, as a PBX posts or a CDR sync reads them."""
+        events = [validate_event(i, raw) for i, raw in enumerate(raws)]
+        return self.Call._ingest_events(self.connection, events)[2]
+
+    def missed_event(self, at, number, extension="101"):
+        type(self).seq += 1
+        return cdr_event(
+            f"cba{self.seq}",
+            at.isoformat(),
+            disposition="no_answer",
+            talk_seconds=0,
+            extension=extension,
+            **{"from": number},
+        )
+
+    def test_a_batch_of_missed_calls_opens_them_as_one_by_one(self):
+        # Three callers, one of them twice, in one batch (a CDR sync's page).
+        self.ingest_batch(
+            [
+                self.missed_event(T0, "+7 916 100-00-01"),
+                self.missed_event(T0 + timedelta(minutes=1), CALLER),
+                self.missed_event(T0 + timedelta(minutes=2), "+7 916 100-00-02"),
+                self.missed_event(T0 + timedelta(minutes=3), CALLER, "102"),
+            ]
+        )
+        first, on_patient, third = self.callbacks()
+        self.assertEqual(
+            [first.user_id, on_patient.user_id, third.user_id],
+            [self.anna, self.olga, self.anna],
+            "round-robin in the order of the calls, each pick counting",
+        )
+        self.assertEqual(on_patient.res_id, self.patient.id)
+        self.assertIn("Missed 2×", str(on_patient.note), "one activity per number")
+        self.assertIn("extension 102", str(on_patient.note))
+        self.assertIn(
+            self.olga.partner_id,
+            self.patient.message_partner_ids,
+            "the owner follows the patient, as with any activity",
+        )
+        self.assertEqual(self.patient.activity_ids, on_patient)
+        rows = self.Call.search(
+            [("callback_activity_id", "=", on_patient.id), ("callback_open", "=", True)]
+        )
+        self.assertEqual(len(rows), 1, "one row on Missed Calls")
+        self.assertEqual(rows.callback_attempts, 2)
+        self.assertEqual(
+            rows.callback_first_attempt,
+            (T0 + timedelta(minutes=1)).replace(tzinfo=None),
+        )
+
+    def test_a_batch_of_call_backs_closes_each_activity(self):
+        self.missed(T0, number="+7 916 100-00-01")
+        self.missed(T0, number="+7 916 100-00-02")
+        self.missed(T0 + timedelta(minutes=1), number="+7 916 100-00-02")
+        self.ingest_batch(
+            [
+                cdr_event(
+                    f"cbb{n}",
+                    (T0 + timedelta(minutes=30 + n)).isoformat(),
+                    direction="outgoing",
+                    extension="102",
+                    **{"from": "102", "to": f"+7 916 100-00-0{n}"},
+                )
+                for n in (1, 2)
+            ]
+        )
+        activities = self.callbacks()
+        self.assertEqual(len(activities), 2)
+        self.assertFalse(any(activities.mapped("active")), "both done")
+        self.assertEqual(set(activities.mapped("date_done")), {fields.Date.today()})
+        for activity in activities:
+            body = str(self.feedback(activity).body)
+            self.assertIn("Called back by Boris at", body)
+            self.assertIn("Original note:", body)
+            self.assertIn("Call back done (originally assigned to", body)
+        self.assertFalse(
+            self.Call.search_count(
+                [
+                    ("connection_id", "=", self.connection.id),
+                    ("callback_open", "=", True),
+                ]
+            ),
+            "Missed Calls is empty",
+        )
 
     # ------------------------------------------------------------------
     # Who gets it
