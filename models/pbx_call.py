@@ -66,9 +66,11 @@ class PbxCall(models.Model):
     did = fields.Char(
         "DID", readonly=True, help="The clinic's number that was dialled."
     )
+    # Not indexed: the Call Log searches it with ilike, and rings of a ring
+    # group move it from phone to phone, which an index would make cost an
+    # index entry in every index of the table (no HOT update).
     extension = fields.Char(
         readonly=True,
-        index="btree_not_null",
         help="Extension that rang (incoming) or placed the call (outgoing).",
     )
     answered_extension = fields.Char(readonly=True)

@@ -60,15 +60,17 @@ class PbxCall(models.Model):
 
     def _after_ingest(self, events, changed):
         result = super()._after_ingest(events, changed)
+        # The company's setting last: reading it loads the company, which
+        # most events (rings, answers) have no other reason to do.
         texted = self.filtered(
             lambda call: (
                 changed.get(call.id)
-                and call.company_id.pbx_missed_sms
                 and call.state == "done"
                 and call.missed
                 and not call.after_hours
                 and not call.called_back
                 and call.external_key
+                and call.company_id.pbx_missed_sms
             )
         )
         if texted:
