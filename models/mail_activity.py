@@ -107,7 +107,9 @@ class MailActivity(models.Model):
                 author.id,
                 author.email_formatted,
                 author.email_formatted,
-                now,
+                # the message's date is the moment it is posted, as
+                # message_post gives it (not the transaction's start)
+                fields.Datetime.now(),
                 env.uid,
                 env.uid,
                 now,
