@@ -7,6 +7,7 @@ Callmarker results through the adapter's parser and the method that stores
 pulled results. The data itself is in tools/demo_data.py.
 """
 
+from collections import defaultdict
 from datetime import datetime, time, timedelta
 
 import pytz
@@ -116,8 +117,16 @@ class PbxDemo(models.AbstractModel):
         )
         events = [validate_event(index, raw) for index, raw in enumerate(raw_events)]
         Call = self.env["pbx.call"]
-        for start in range(0, len(events), 500):
-            Call._ingest_events(connection, events[start : start + 500])
+        # Posted hour by hour, as a PBX posts its calls when they end: a
+        # missed call opens its callback, and a call back in a later hour
+        # marks it done.
+        by_hour = defaultdict(list)
+        for event in sorted(events, key=lambda event: event["time"]):
+            by_hour[event["time"].replace(minute=0, second=0, microsecond=0)].append(
+                event
+            )
+        for hour_events in by_hour.values():
+            Call._ingest_events(connection, hour_events)
         receptionists = self.env["res.users"]._pbx_users_by_extension(
             ["101"], connection.company_id
         )
