@@ -103,6 +103,21 @@ def test_installs_with_its_demo_data(demo_db):
     assert calls > 500, "the demo has a month of calls"
     assert with_patient > calls / 2, "most demo calls are matched to a patient"
     assert users == 2, "two receptionists share the reception extension"
+    # Its missed callers: some still to call back, others called back later
+    # and their callback done by itself, with the message saying so.
+    [(open_callbacks, done_callbacks, done_messages)] = _query(
+        "SELECT count(*) FILTER (WHERE a.active), count(*) FILTER (WHERE NOT a.active),"
+        " (SELECT count(*) FROM mail_message m"
+        "  WHERE m.mail_activity_type_id = a.activity_type_id"
+        "    AND m.body LIKE '%Called back by%')"
+        " FROM mail_activity a JOIN ir_model_data d"
+        " ON d.res_id = a.activity_type_id AND d.model = 'mail.activity.type'"
+        " AND d.name = 'mail_activity_type_call_back'"
+        " GROUP BY a.activity_type_id"
+    )
+    assert open_callbacks > 10, "the Missed Calls screen has work"
+    assert done_callbacks > 10, "callbacks done by the calls back"
+    assert done_messages > 10, "each says who called back and when"
 
 
 def _live_calls(count, prefix):
