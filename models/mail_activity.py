@@ -13,17 +13,26 @@ class MailActivity(models.Model):
     def _action_done(self, feedback=False, attachment_ids=None):
         # A callback done, by hand or by the call-back rule, leaves the
         # Missed Calls screen.
-        # sudo: only clears the screen's flag of the calls of these
-        #   activities, which the user is allowed to mark done
-        calls = (
-            self.env["pbx.call"]
-            .sudo()
-            .search(
-                [("callback_activity_id", "in", self.ids), ("callback_open", "=", True)]
+        self._pbx_leave_missed_calls()
+        return super()._action_done(feedback=feedback, attachment_ids=attachment_ids)
+
+    def _pbx_leave_missed_calls(self):
+        """Take the calls of these activities off PBX › Missed Calls (only
+        the flag of their calls, which the user is allowed to mark done)."""
+        self.env["pbx.call"].flush_model(["callback_activity_id", "callback_open"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE pbx_call SET callback_open = FALSE
+                WHERE callback_activity_id = ANY(%s) AND callback_open
+                RETURNING id
+                """,
+                self.ids,
             )
         )
-        calls.callback_open = False
-        return super()._action_done(feedback=feedback, attachment_ids=attachment_ids)
+        self.env["pbx.call"].browse(
+            row[0] for row in self.env.cr.fetchall()
+        ).invalidate_recordset(["callback_open"])
 
     def _pbx_callback_done(self, feedback, texts):
         """Mark these Call back activities done, each with its ``feedback``
@@ -42,20 +51,8 @@ class MailActivity(models.Model):
             return
         env = self.env
         self.flush_recordset()
-        env["pbx.call"].flush_model(["callback_activity_id", "callback_open"])
-        env.cr.execute(
-            SQL(
-                """
-                UPDATE pbx_call SET callback_open = FALSE
-                WHERE callback_activity_id = ANY(%s) AND callback_open
-                RETURNING id
-                """,
-                self.ids,
-            )
-        )
-        env["pbx.call"].browse(
-            row[0] for row in env.cr.fetchall()
-        ).invalidate_recordset(["callback_open"])
+        # Reached calls usually left it in the call-back rule's write already.
+        self._pbx_leave_missed_calls()
         author = env.user.partner_id
         now = env.cr.now()
         columns = {

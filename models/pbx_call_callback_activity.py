@@ -245,12 +245,12 @@ class PbxCall(models.Model):
                     group[0].id,
                 )
         activity_ids = self._pbx_callback_insert(new)
-        rows = []
+        values = {}
         for (group, _owner), activity_id in zip(new, activity_ids, strict=True):
-            rows += self._pbx_callback_rows(activity_id, group)
+            values.update(self._pbx_callback_values(activity_id, group))
         if folded:
-            rows += self._pbx_callback_fold(folded)
-        self._pbx_callback_write(rows)
+            values.update(self._pbx_callback_fold(folded))
+        self._pbx_write_columns(values)
 
     def _pbx_callback_lock(self, keys):
         """Wait until no other transaction is opening the callbacks of these
@@ -300,8 +300,9 @@ class PbxCall(models.Model):
         """{(company id, number): id of its open Call back activity}: the
         activity of the number's call flagged ``callback_open`` (the last
         missed call of each open callback is)."""
-        self.flush_model(["company_id", "external_key", "callback_activity_id"])
-        self.flush_model(["callback_open"])
+        self.flush_model(
+            ["company_id", "external_key", "callback_activity_id", "callback_open"]
+        )
         self.env["mail.activity"].flush_model(["active"])
         self.env.cr.execute(
             SQL(
@@ -320,25 +321,28 @@ class PbxCall(models.Model):
         )
         return {(row[0], row[1]): row[2] for row in self.env.cr.fetchall()}
 
-    def _pbx_callback_rows(self, activity_id, calls):
-        """The callback columns of the missed ``calls`` (oldest first) of one
-        activity: the last is the row of PBX › Missed Calls."""
+    def _pbx_callback_values(self, activity_id, calls):
+        """{call id: callback columns} of the missed ``calls`` (oldest first)
+        of one activity: the last is the row of PBX › Missed Calls."""
         last = calls[-1]
-        return [
-            (
-                call.id,
-                activity_id,
-                call == last,
-                len(calls) if call == last else call.callback_attempts or 0,
-                calls[0].start if call == last else call.callback_first_attempt or None,
-            )
+        return {
+            call.id: {
+                "callback_activity_id": activity_id,
+                "callback_open": call == last,
+                "callback_attempts": len(calls)
+                if call == last
+                else call.callback_attempts,
+                "callback_first_attempt": calls[0].start
+                if call == last
+                else call.callback_first_attempt,
+            }
             for call in calls
-        ]
+        }
 
     def _pbx_callback_fold(self, folded):
         """Add the batch's missed calls to the open activities they belong
         to ({activity id: calls}): each activity's note lists all its calls
-        again. Returns the calls' rows for _pbx_callback_write."""
+        again. Returns the calls' callback columns (_pbx_callback_values)."""
         self.flush_model(["callback_activity_id"])
         earlier = self.search(
             [
@@ -349,14 +353,14 @@ class PbxCall(models.Model):
         by_activity = defaultdict(list)
         for call in earlier:
             by_activity[call.callback_activity_id.id].append(call.id)
-        rows, notes = [], []
+        values, notes = {}, []
         texts = CallbackTexts(self.env)
         for activity_id, new_calls in folded.items():
             calls = (self.browse(by_activity[activity_id]) + new_calls).sorted(
                 lambda c: (c.start, c.id)
             )
             notes.append(str(self._pbx_callback_note(calls, texts)))
-            rows += self._pbx_callback_rows(activity_id, calls)
+            values.update(self._pbx_callback_values(activity_id, calls))
         # The activity may belong to anyone; the missed calls decide its note
         # (written like the activities themselves, see _pbx_callback_insert).
         self.env["mail.activity"].flush_model(["note"])
@@ -377,28 +381,7 @@ class PbxCall(models.Model):
         self.env["mail.activity"].browse(folded).invalidate_recordset(
             ["note", "write_uid", "write_date"]
         )
-        return rows
-
-    def _pbx_callback_write(self, rows):
-        """Write the callback columns of calls: rows of (call id, activity
-        id, open, attempts, first attempt), in one statement."""
-        self._pbx_write_columns(
-            {
-                row[0]: dict(
-                    zip(
-                        (
-                            "callback_activity_id",
-                            "callback_open",
-                            "callback_attempts",
-                            "callback_first_attempt",
-                        ),
-                        row[1:],
-                        strict=True,
-                    )
-                )
-                for row in rows
-            }
-        )
+        return values
 
     def _pbx_callback_record(self):
         """The record a callback of this call belongs on: its patient, else
@@ -493,7 +476,7 @@ class PbxCall(models.Model):
                 ["activity_ids", "message_follower_ids", "message_partner_ids"]
             )
         today = fields.Date.context_today(self)
-        due = env["res.users"].browse(
+        told = env["res.users"].browse(
             {
                 owner.id
                 for (_group, owner), deadline in zip(
@@ -502,8 +485,8 @@ class PbxCall(models.Model):
                 if deadline <= today
             }
         )
-        if due:
-            due._bus_send("mail.activity/updated", {"activity_created": True})
+        if told:
+            told._bus_send("mail.activity/updated", {"activity_created": True})
         return ids
 
     def _pbx_callback_follow(self, triples):
@@ -513,10 +496,11 @@ class PbxCall(models.Model):
         they are."""
         if not triples:
             return
+        Subtype = self.env["mail.message.subtype"]
         subtypes = [
             (model, subtype_id)
             for model in sorted({model for model, _id, _partner in triples})
-            for subtype_id in self._pbx_default_subtypes(model)
+            for subtype_id in Subtype._default_subtypes(model)[0]
         ]
         self.env["mail.followers"].flush_model()
         self.env.cr.execute(
@@ -544,10 +528,6 @@ class PbxCall(models.Model):
             log_exceptions=False,
         )
         self.env["mail.followers"].invalidate_model()
-
-    def _pbx_default_subtypes(self, model):
-        """Ids of the subtypes an internal user following ``model`` gets."""
-        return self.env["mail.message.subtype"]._default_subtypes(model)[0]
 
     def _pbx_callback_owners(self, calls):
         """{call id: the user the company's setting gives the callback of

@@ -180,16 +180,15 @@ class PbxCall(models.Model):
             left -= end - begin
         return None
 
-    def _pbx_working_delay(self, start, stop, cache=None, company=None):
-        """Working time between two UTC moments, for this call's company
-        (or ``company``; ``cache``: the calendars' versions, shared by the
-        calls of a run)."""
-        calendar = (company or self.company_id).resource_calendar_id
+    def _pbx_working_delay(self, company, start, stop, cache):
+        """Working time between two UTC moments in ``company``'s working
+        hours (``cache``: the calendars' versions, shared by the calls of a
+        run)."""
+        calendar = company.resource_calendar_id
         if not calendar:
             return stop - start
         if stop - start < PLAN_SPAN:
             # The intervals planning used, cached per day.
-            cache = {} if cache is None else cache
             version = cache.get(calendar.id)
             if version is None:
                 version = cache[calendar.id] = self._pbx_calendar_version(calendar)
@@ -210,7 +209,7 @@ class PbxCall(models.Model):
         vals = super()._callback_reached_values(missed, after, cache)
         # From the row: reading the call's fields would fetch it alone.
         company = self.env["res.company"].browse(missed["company_id"])
-        delay = self._pbx_working_delay(missed["start"], after["start"], cache, company)
+        delay = self._pbx_working_delay(company, missed["start"], after["start"], cache)
         target = timedelta(hours=company.pbx_callback_target_hours)
         vals["callback_work_seconds"] = int(delay.total_seconds())
         vals["callback_in_target"] = delay <= target
