@@ -4,7 +4,7 @@
     "name": "Clinic PBX",
     "summary": "Call log with recordings, calls report, touches, Calltouch and "
     "Callmarker, and live pop-ups for shared extensions",
-    "version": "18.0.1.3.0",
+    "version": "18.0.1.4.0",
     "category": "Productivity/PBX",
     "author": "Clinic PBX",
     "maintainers": ["clinic-pbx"],

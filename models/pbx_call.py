@@ -8,6 +8,8 @@ from ..tools.phone import search_variants
 
 _logger = logging.getLogger(__name__)
 
+USER_INDEX = "pbx_call_user_start_index"
+
 # From this many digits a number search looks the calls up by the number first.
 SPECIFIC_NUMBER_DIGITS = 5
 
@@ -83,10 +85,10 @@ class PbxCall(models.Model):
         readonly=True,
         help="Users whose extension rang for this call.",
     )
+    # Indexed with the call's time and company: see init().
     user_id = fields.Many2one(
         "res.users",
         string="Admin",
-        index="btree_not_null",
         readonly=True,
         help="Staff member who answered or placed the call.",
     )
@@ -200,6 +202,15 @@ class PbxCall(models.Model):
         help="Search calls of a staff member: those they took, and those that rang "
         "them that nobody is known to have taken (missed calls, a shared extension).",
     )
+    # What a PBX User sees (record rule pbx_call_rule_user). Odoo checks the
+    # rule on records in Python (filtered_domain), so the value is the same
+    # staff as the search finds.
+    staff_search_ids = fields.Many2many(
+        "res.users",
+        string="Taken by or Rang For",
+        compute="_compute_staff_search_ids",
+        search="_search_staff",
+    )
 
     _sql_constraints = [
         (
@@ -269,11 +280,92 @@ class PbxCall(models.Model):
             domains.append(names)
         return expression.OR(domains)
 
+    def init(self):
+        result = super().init()
+        # The calls of one staff member, newest first, counted from the index
+        # alone (the company is in it): the Call Log of a PBX User and its
+        # Admin filter.
+        self.env.cr.execute(
+            SQL(
+                "CREATE INDEX IF NOT EXISTS %s ON pbx_call (user_id, start) "
+                "INCLUDE (company_id) WHERE user_id IS NOT NULL",
+                SQL.identifier(USER_INDEX),
+            )
+        )
+        return result
+
     def _compute_admin_search_id(self):
         for call in self:
             call.admin_search_id = call.user_id
 
+    @api.depends("user_id", "rang_user_ids")
+    def _compute_staff_search_ids(self):
+        for call in self:
+            call.staff_search_ids = call.user_id | call.rang_user_ids
+
+    @api.model
+    def _pbx_rung_users(self, user_ids):
+        """The ids of ``user_ids`` whose extension some call rang.
+
+        A staff member who only places calls was never rung: searching their
+        calls is then a search of the calls they took, which one index
+        answers, instead of a walk through the whole Call Log that tests each
+        call for the rang users.
+        """
+        self.flush_model(["rang_user_ids"])
+        self.env.cr.execute(
+            SQL(
+                "SELECT u FROM unnest(%s::int[]) AS u WHERE EXISTS "
+                "(SELECT 1 FROM pbx_call_rang_user_rel r WHERE r.user_id = u)",
+                list(user_ids),
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _pbx_user_ids(self, operator, value):
+        """The user ids of a ``=``/``in`` search on a user field, or None when
+        ``value`` is something else (names, False)."""
+        if operator in ("=", "!=") and isinstance(value, int) and value:
+            return [value]
+        if (
+            operator in ("in", "not in")
+            and isinstance(value, (list, tuple))
+            and value
+            and all(isinstance(v, int) and v for v in value)
+        ):
+            return list(value)
+        return None
+
+    def _search_staff(self, operator, value):
+        user_ids = self._pbx_user_ids(operator, value)
+        if user_ids is None:
+            positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
+                operator, operator
+            )
+            domain = [
+                "|",
+                ("user_id", positive, value),
+                ("rang_user_ids", positive, value),
+            ]
+            return ["!", *domain] if positive != operator else domain
+        domain = [("user_id", "in", user_ids)]
+        rung = self._pbx_rung_users(user_ids)
+        if rung:
+            domain = expression.OR([domain, [("rang_user_ids", "in", rung)]])
+        return ["!", *domain] if operator in ("!=", "not in") else domain
+
     def _search_admin(self, operator, value):
+        user_ids = self._pbx_user_ids(operator, value)
+        if user_ids is not None:
+            domain = [("user_id", "in", user_ids)]
+            rung = self._pbx_rung_users(user_ids)
+            if rung:
+                domain = expression.OR([
+                    domain,
+                    [("user_id", "=", False), ("rang_user_ids", "in", rung)],
+                ])  # fmt: skip
+            return ["!", *domain] if operator in ("!=", "not in") else domain
         if operator in ("=", "!=", "in", "not in", "ilike", "not ilike"):
             positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
                 operator, operator

@@ -69,7 +69,78 @@ class TestCallAccess(TransactionCase):
     def test_users_see_calls_they_took_or_that_rang_them(self):
         self.assertEqual(self.visible(self.olga), self.olga_took | self.olga_out)
         self.assertEqual(self.visible(self.anna), self.olga_took | self.missed_101)
+        # and read them: Olga took the call that rang Anna too
+        self.assertEqual(
+            [row["id"] for row in self.visible(self.anna).read(["src"])],
+            self.visible(self.anna).ids,
+        )
+        with self.assertRaises(AccessError):
+            self.olga_out.with_user(self.anna).read(["src"])
         self.assertEqual(self.visible(self.maria), self.visible(self.anna))
+
+    def test_staff_who_only_place_calls_see_them_until_a_call_rings_them(self):
+        # Ivan's extension never rang: his calls are found through the index
+        # of the calls' Admin alone, and the first call that rings him is
+        # visible at once, as is the Admin filter's answer.
+        ivan = new_test_user(
+            self.env,
+            login="acc_ivan",
+            groups="clinic_pbx.clinic_pbx_group_user",
+            pbx_extension="103",
+            company_id=self.company_a.id,
+            company_ids=[self.company_a.id],
+        )
+        Call = self.env["pbx.call"]
+
+        def ingest(call_id, **values):
+            raw = cdr_event(call_id, "2026-11-05T10:00:00+03:00", **values)
+            return Call._ingest_events(self.conn_a, [validate_event(0, raw)])[2]
+
+        out = ingest("i1", direction="outgoing", extension="103", **{"from": "103"})
+        self.assertEqual(out.user_id, ivan)
+        self.assertEqual(Call._pbx_rung_users([ivan.id]), [])
+        mine = Call.with_user(ivan).search([("id", "in", (self.calls_a | out).ids)])
+        self.assertEqual(mine, out)
+        self.assertEqual(
+            Call.with_user(self.manager).search(
+                [
+                    ("admin_search_id", "=", ivan.id),
+                    ("id", "in", (self.calls_a | out).ids),
+                ]
+            ),
+            out,
+        )
+        rang = ingest(
+            "i2", extension="103", rang_extensions=["103"], disposition="no_answer",
+            talk_seconds=0,
+        )  # fmt: skip
+        self.assertFalse(rang.user_id)
+        everything = (self.calls_a | out | rang).ids
+        mine = Call.with_user(ivan).search([("id", "in", everything)])
+        self.assertEqual(mine, out | rang)
+        # Odoo checks the rule again on the records it reads.
+        self.assertEqual({row["id"] for row in mine.read(["src"])}, set(mine.ids))
+        self.assertEqual(
+            Call.with_user(self.manager).search(
+                [("admin_search_id", "=", ivan.id), ("id", "in", everything)]
+            ),
+            out | rang,
+        )
+        self.assertEqual(
+            Call.with_user(self.manager).search(
+                [("admin_search_id", "!=", ivan.id), ("id", "in", everything)]
+            ),
+            self.calls_a,
+        )
+        self.assertEqual(
+            Call.with_user(self.manager).search(
+                [
+                    ("staff_search_ids", "in", [ivan.id, self.olga.id]),
+                    ("id", "in", everything),
+                ]
+            ),
+            out | rang | self.olga_took | self.olga_out,
+        )
 
     def test_admin_of_a_shared_extension_is_left_empty_until_claimed(self):
         self.assertFalse(self.missed_101.user_id)
