@@ -20,10 +20,8 @@ planner settings that let PostgreSQL hash the groups in memory in parallel.
 """
 
 from bisect import bisect_right
-from contextlib import contextmanager
 
 import pytz
-from psycopg2.extensions import TRANSACTION_STATUS_INERROR
 
 from odoo import api, fields, models
 from odoo.models import parse_read_group_spec
@@ -55,7 +53,10 @@ COVER_INDEX_COLUMNS = (
 
 NO_RANGE = object()  # a group value without a date range
 
-# See _pbx_planner_settings().
+# PostgreSQL cannot tell how many groups an expression such as the reader's
+# local day yields: for a year by admin and day it expects ten times the real
+# number, plans a sort on disk rather than a hash in the default 4 MB of work
+# memory, and compiles the query (JIT) for longer than that saves.
 REPORT_PLANNER_SETTINGS = {
     "work_mem": "64MB",
     "jit": "off",
@@ -369,47 +370,6 @@ class PbxCall(models.Model):
             return SQL("%s(%s)", SQL(function), operand)
         return super()._read_group_select(aggregate_spec, query)
 
-    @contextmanager
-    def _pbx_planner_settings(self):
-        """Planner settings for grouping many calls at once, for this query.
-
-        PostgreSQL cannot tell how many groups an expression such as the
-        reader's local day yields: for a year by admin and day it expects
-        ten times the real number, plans a sort on disk rather than a hash
-        in the default 4 MB of work memory, and compiles the query (JIT)
-        for longer than that saves. Set for this transaction only and put
-        back afterwards.
-        """
-        cr = self.env.cr
-        names = list(REPORT_PLANNER_SETTINGS)
-        cr.execute(
-            SQL(
-                "SELECT %s",
-                SQL(", ").join(SQL("current_setting(%s)", name) for name in names),
-            )
-        )
-        previous = dict(zip(names, cr.fetchone(), strict=True))
-
-        def apply(settings):
-            cr.execute(
-                SQL(
-                    "SELECT %s",
-                    SQL(", ").join(
-                        SQL("set_config(%s, %s, true)", name, value)
-                        for name, value in settings.items()
-                    ),
-                )
-            )
-
-        apply(REPORT_PLANNER_SETTINGS)
-        try:
-            yield
-        finally:
-            # After an SQL error the transaction only takes a rollback, and
-            # the rollback puts the settings back.
-            if cr._cnx.info.transaction_status != TRANSACTION_STATUS_INERROR:
-                apply(previous)
-
     def _pbx_is_report_grouping(self, groupby):
         for spec in groupby:
             fname, property_name, granularity = parse_read_group_spec(spec)
@@ -439,7 +399,7 @@ class PbxCall(models.Model):
         if by_admin_name:
             order = None  # by the groupings' own values: admins by id
         if self._pbx_is_report_grouping(groupby):
-            with self._pbx_planner_settings():
+            with self._pbx_planner_settings(REPORT_PLANNER_SETTINGS):
                 rows = super()._read_group(
                     domain, groupby, aggregates, having, offset, limit, order
                 )

@@ -1,4 +1,5 @@
 import json
+from unittest.mock import patch
 
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import TransactionCase, new_test_user, tagged
@@ -141,6 +142,34 @@ class TestCallAccess(TransactionCase):
             ),
             out | rang | self.olga_took | self.olga_out,
         )
+
+    def test_the_call_log_page_is_read_without_compiling_its_queries(self):
+        # The pager counts up to 10,001 calls: PostgreSQL would compile that
+        # walk (JIT) for longer than it takes. Only the page's queries run
+        # without; the transaction's setting is what it was afterwards.
+        cr = self.env.cr
+
+        def jit():
+            cr.execute("SELECT current_setting('jit')")
+            return cr.fetchone()[0]
+
+        before = jit()
+        seen = []
+        original = type(cr).execute
+
+        def watching(cursor, query, params=None, log_exceptions=True):
+            if 'FROM "pbx_call"' in str(query):
+                seen.append(jit())
+            return original(cursor, query, params, log_exceptions)
+
+        Call = self.env["pbx.call"].with_user(self.anna)
+        with patch.object(type(cr), "execute", watching):
+            page = Call.web_search_read(
+                [], {"src": {}}, limit=1, order="start DESC, id DESC", count_limit=10001
+            )
+        self.assertEqual(page["length"], 2)
+        self.assertEqual(set(seen), {"off"})
+        self.assertEqual(jit(), before)
 
     def test_admin_of_a_shared_extension_is_left_empty_until_claimed(self):
         self.assertFalse(self.missed_101.user_id)
