@@ -24,7 +24,9 @@ groups from the same added-up levels, and the pivot model overrides its 19.0
 loading method instead of ``_getSubGroups``.
 """
 
+import gc
 import operator
+from contextlib import contextmanager
 
 from odoo import api, models
 from odoo.models import BaseModel, parse_read_group_spec, regex_field_agg
@@ -33,6 +35,25 @@ from odoo.osv import expression
 from .pbx_call_report import DIRECTION_ORDER, NO_RANGE, SLOT_GRANULARITIES
 
 BATCH_PARAMETER = "clinic_pbx.report_batch"
+
+
+@contextmanager
+def gc_paused():
+    """No cyclic garbage collection inside.
+
+    A server process holds millions of objects (its registries); a table of
+    ten thousand groups allocates enough to bring a full collection of all
+    of them, some 60 ms, in the middle of the request. The groups hold no
+    reference cycles: reference counting frees them, and anything else is
+    collected after.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class PbxCall(models.Model):
@@ -158,17 +179,23 @@ class PbxCall(models.Model):
             )
         ):
             return [self.read_group(domain, fields, g, lazy=False) for g in groupbys]
-        rows = self.with_context(pbx_raw_groups=True)._read_group(domain, finest, plan)
-        levels, records = self._pbx_add_up_levels(finest, plan, rows, groupbys)
-        del rows
-        formatted = {}  # {spec: {group value: (label, range, domain)}}
-        ranges = {}  # the __range dicts rows share
-        return [
-            self._pbx_batch_read_group(
-                domain, aggregates, groupby, (levels, records, plan, formatted, ranges)
+        with gc_paused():
+            rows = self.with_context(pbx_raw_groups=True)._read_group(
+                domain, finest, plan
             )
-            for groupby in groupbys
-        ]
+            levels, records = self._pbx_add_up_levels(finest, plan, rows, groupbys)
+            del rows
+            formatted = {}  # {spec: {group value: (label, range, domain)}}
+            ranges = {}  # the __range dicts rows share
+            return [
+                self._pbx_batch_read_group(
+                    domain,
+                    aggregates,
+                    groupby,
+                    (levels, records, plan, formatted, ranges),
+                )
+                for groupby in groupbys
+            ]
 
     @api.model
     def _pbx_aggregate_names(self, fields):
@@ -332,31 +359,69 @@ class PbxCall(models.Model):
             return tuple([rank[part] for rank, part in zip(rankings, key, strict=True)])
 
         base = self._pbx_base_domain(domain)
+        # Each group value once: its label, its date range and its domain as
+        # a tuple of leaves, so that a row's domain is a concatenation.
+        values = [
+            (name, self._pbx_row_parts(formatted, {key[n] for key in totals}))
+            for n, (name, formatted, _ranks) in enumerate(columns)
+        ]
+        dated = [n for n, (_name, parts) in enumerate(values) if parts[1]]
+        base_leaves = tuple(base)
+        base_false = base == expression.FALSE_DOMAIN
         rows = []
         for key in sorted(totals, key=order):
-            row, parts, dates = {}, [base] if base else [], []
-            for (name, formatted, _ranks), part in zip(columns, key, strict=True):
-                label, group_range, group_domain = formatted[part]
+            row = {}
+            leaves, count, false = base_leaves, 1 if base else 0, base_false
+            for (name, (parts, _dated)), part in zip(values, key, strict=True):
+                label, group_leaves, is_false, _range = parts[part]
                 row[name] = label
-                if group_domain:
-                    parts.append(group_domain)
-                if group_range is not NO_RANGE:
-                    dates.append((name, group_range))
+                if group_leaves:
+                    leaves += group_leaves
+                    count += 1
+                    false = false or is_false
             total = totals[key]
-            for name, kind, n, count in measures:
+            for name, kind, n, total_n in measures:
                 if kind == "count":
                     row[name] = total[n] or 0
                 elif kind == "value":
                     row[name] = False if total[n] is None else total[n]
                 else:  # average: sum over count
-                    row[name] = total[n] / total[count] if total[count] else False
+                    row[name] = total[n] / total[total_n] if total[total_n] else False
             # A tuple (a JSON array all the same): the garbage collector
             # stops tracking a tuple of plain values, not a list.
-            row["__domain"] = tuple(self._pbx_and(parts)) if groupby else domain
+            if not groupby:
+                row["__domain"] = domain
+            elif false:
+                row["__domain"] = tuple(expression.FALSE_DOMAIN)
+            elif count:
+                row["__domain"] = ("&",) * (count - 1) + leaves
+            else:
+                row["__domain"] = tuple(expression.TRUE_DOMAIN)
+            dates = [
+                (values[n][0], values[n][1][0][key[n]][3])
+                for n in dated
+                if values[n][1][0][key[n]][3] is not NO_RANGE
+            ]
             if dates:
                 row["__range"] = self._pbx_shared_range(ranges, dates)
             rows.append(row)
         return rows
+
+    @api.model
+    def _pbx_row_parts(self, formatted, keys):
+        """({key: (label, domain leaves, always false, range)}, any range) of
+        the group values ``keys`` of one grouping, from ``formatted``."""
+        parts, dated = {}, False
+        for key in keys:
+            label, group_range, group_domain = formatted[key]
+            parts[key] = (
+                label,
+                tuple(group_domain),
+                group_domain == expression.FALSE_DOMAIN,
+                group_range,
+            )
+            dated = dated or group_range is not NO_RANGE
+        return parts, dated
 
     @api.model
     def _pbx_ranks(self, spec, values, records):
