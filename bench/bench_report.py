@@ -4,6 +4,10 @@ import statistics
 import time
 from datetime import timedelta
 
+from odoo.tools import SQL
+
+from odoo.addons.clinic_pbx.models.pbx_call_report import REPORT_PLANNER_SETTINGS
+
 from .calls_data import ensure_calls_db
 
 TITLE = "Calls Report at 1M calls over a year"
@@ -55,6 +59,38 @@ def _chart(Call, rows):
     return len(result["groups"]), time.perf_counter() - started
 
 
+def _profile(Call, rows):
+    """One more table read with its statements timed, and the plan of its
+    grouping statement: where the table's time goes."""
+    cr = Call.env.cr
+    cursor_type = type(cr)
+    original = cursor_type.execute
+    statements = []
+
+    def timed(cursor, query, params=None, log_exceptions=True):
+        started = time.perf_counter()
+        try:
+            return original(cursor, query, params, log_exceptions)
+        finally:
+            statements.append((time.perf_counter() - started, query))
+
+    Call.env.invalidate_all()
+    cursor_type.execute = timed
+    try:
+        started = time.perf_counter()
+        _pivot(Call, rows)
+        total = time.perf_counter() - started
+    finally:
+        cursor_type.execute = original
+    sql = sum(elapsed for elapsed, _query in statements)
+    # the grouping statement, an SQL object as the ORM composes it
+    query = max(statements, key=lambda statement: statement[0])[1]
+    with Call._pbx_planner_settings(REPORT_PLANNER_SETTINGS):
+        cr.execute(SQL("EXPLAIN (ANALYZE, BUFFERS) %s", query))
+        plan = "\n".join(row[0] for row in cr.fetchall())
+    return total, sql, plan
+
+
 def _time(env, fn):
     fn()  # warm
     timings, slowest = [], []
@@ -93,8 +129,10 @@ def run(ctx):
         ]  # fmt: skip
         cases.append(("chart by the days", lambda: _chart(Call, ["start:day"])))
         cases.append(("chart by the hours", lambda: _chart(Call, ["start_hour"])))
+        medians = {}
         for label, fn in cases:
             groups, timings, slowest = _time(env, fn)
+            medians[label] = statistics.median(timings)
             rows.append(
                 {
                     "view": label,
@@ -109,6 +147,12 @@ def run(ctx):
                     ),
                 }
             )
+        for row in rows:
+            stock = medians.get(f"{row['view']}, one request per grouping")
+            row["vs the stock pivot"] = (
+                f"{medians[row['view']] / stock:.0%}" if stock else ""
+            )
+        profiled, sql, plan = _profile(Call, GROUPINGS[2][1])
     notes = (
         "Server time of what one view asks, as a PBX Manager in Europe/Moscow, "
         f"{RUNS} runs after a warm-up, over the whole year with no filter: the "
@@ -121,6 +165,16 @@ def run(ctx):
         "grouping* are the same tables read the way Odoo's stock pivot view "
         "asks (4 or 6 `read_group` calls), for comparison"
         + (f"; the year was built in {built / 60:.0f} min" if built else "")
-        + ". Goal: ≤ 500 ms per view."
+        + ". *vs the stock pivot*: the median of the view against the median "
+        "of the same table read as the stock pivot reads it. Goal: every view "
+        "≤ 300 ms, max included, and ≤ 50% of the stock pivot.\n\n"
+        "Where the time goes, for the largest table (By the Employees and "
+        f"Days, one more read with its statements timed): {profiled * 1000:.0f} "
+        f"ms in all, of which {sql * 1000:.0f} ms in PostgreSQL. The grouping "
+        "statement reads the covering index only, in parallel, and hashes the "
+        "groups in memory (the report's planner settings); the rest is "
+        "Python: adding the coarser groupings up from the finest one, "
+        "labelling the groups, with the cyclic garbage collector paused. "
+        "The plan of the grouping statement:\n\n```\n" + plan + "\n```"
     )
     return rows, notes
