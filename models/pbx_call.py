@@ -357,8 +357,17 @@ class PbxCall(models.Model):
 
     @api.depends("user_id", "rang_user_ids")
     def _compute_staff_search_ids(self):
-        for call in self:
-            call.staff_search_ids = call.user_id | call.rang_user_ids
+        # Odoo reads this value only to check the PBX User rule on the calls
+        # a user reads. Put in the cache at once, as ids: assigning a
+        # many2many call by call would cost three times the read itself.
+        self.env.cache.update(
+            self,
+            self._fields["staff_search_ids"],
+            [
+                tuple(dict.fromkeys(call.user_id._ids + call.rang_user_ids._ids))
+                for call in self
+            ],
+        )
 
     @api.model
     def _pbx_rung_users(self, user_ids):
