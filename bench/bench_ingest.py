@@ -1,7 +1,10 @@
 """Ingestion rate through the public event API, next to a raw bulk INSERT."""
 
+import cProfile
+import io
 import json
 import os
+import pstats
 import secrets
 import statistics
 import threading
@@ -11,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg2.extras
 import requests
 
+import odoo
 from odoo import Command
 
 TITLE = "Event API ingestion: batches of 500 `cdr` events, 2 workers"
@@ -177,6 +181,7 @@ def run(ctx):
             done = len(callbacks.filtered(lambda activity: not activity.active))
     api_rate = CALLS / api_seconds
     off_rate = CALLS / off_seconds
+    profile = _profile_batch(ctx, connection_id)
 
     # Raw baseline: the same calls, already prepared, inserted with one
     # psycopg2 execute_values per batch into a table shaped like pbx_call.
@@ -251,6 +256,54 @@ def run(ctx):
         f"The API reaches **{api_rate / raw_rate:.0%}** of the raw INSERT rate "
         f"(goal: ≥ 25%). Odoo runs with `--workers={CLIENTS}`, "
         f"{CLIENTS} client threads post concurrently; the raw INSERT gets rows already "
-        "normalised and goes into a copy of `pbx_call` with the same indexes."
+        "normalised and goes into a copy of `pbx_call` with the same indexes.\n\n"
+        "Where a batch's time goes: one more batch of the same traffic (500 new "
+        "calls, activities on) validated and ingested in the benchmark's own "
+        "process under cProfile, the functions that take the most time with "
+        "what they call (cumulative), then by their own time:\n\n"
+        "```\n" + profile + "\n```"
     )
     return rows, notes
+
+
+def _profile_batch(ctx, connection_id, top=25):
+    """cProfile of one batch through validation and ``_ingest_events``."""
+    from odoo.addons.clinic_pbx.tools.call_events import validate_batch
+
+    body = json.dumps(
+        {
+            "events": _events(
+                BATCH, "prof", datetime(2026, 12, 1, 6, tzinfo=timezone.utc), 3
+            )
+        }
+    ).encode()
+    profiler = cProfile.Profile()
+    with ctx.env(DB) as env:
+        connection = env["pbx.connection"].browse(connection_id)
+        started = time.perf_counter()
+        profiler.enable()
+        events, errors = validate_batch(json.loads(body))
+        env["pbx.call"]._ingest_events(connection, events)
+        env.flush_all()
+        profiler.disable()
+        elapsed = time.perf_counter() - started
+    assert not errors, errors
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    from odoo.addons import clinic_pbx
+
+    prefixes = [
+        os.path.dirname(os.path.dirname(odoo.__file__)) + "/",
+        os.path.dirname(os.path.dirname(clinic_pbx.__file__)) + "/",
+    ]
+    lines = []
+    for line in out.getvalue().splitlines():
+        if line.strip() and not line.startswith(("   Ordered", "   List")):
+            for prefix in prefixes:
+                line = line.replace(prefix, "")
+            lines.append(line)
+    return f"{BATCH} calls in {elapsed * 1000:.0f} ms under the profiler\n" + "\n".join(
+        lines
+    )
