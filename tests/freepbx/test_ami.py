@@ -1,0 +1,249 @@
+from datetime import datetime
+
+from odoo.tests import BaseCase, TransactionCase, tagged
+
+from odoo.addons.clinic_pbx.tests.common import make_connection
+from odoo.addons.clinic_pbx.tests.fakes.ami_stream import AmiStream, as_bytes
+from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter
+from odoo.addons.clinic_pbx.tools.ami import (
+    AmiParser,
+    AmiProtocolError,
+    CallTracker,
+    format_action,
+)
+from odoo.addons.clinic_pbx.tools.call_events import merge_events, validate_event
+from odoo.addons.clinic_pbx.tools.cdr_fold import fold_rows
+
+T0 = datetime(2026, 11, 5, 9, 17, 30)
+TZ = "Europe/Moscow"
+# What a call's state holds that both sources say.
+COMPARED = (
+    "start",
+    "direction",
+    "src",
+    "dst",
+    "did",
+    "extension",
+    "answer_extension",
+    "rang_extensions",
+    "disposition",
+    "talk_seconds",
+    "wait_seconds",
+    "ended_at",
+)
+
+
+def live_events(messages):
+    """The Event API events a tracker gives for ``messages``, checked."""
+    tracker = CallTracker()
+    raw = []
+    for message in messages:
+        raw += tracker.feed(message, received=None)
+    return [validate_event(index, event) for index, event in enumerate(raw)], tracker
+
+
+def scenarios():
+    """(name, CDR rows, AMI events) of the same calls."""
+    cdr, ami = CdrWriter(TZ), AmiStream(TZ)
+
+    def pair(name, rows, build, **kwargs):
+        return name, rows, build(T0, rows[0]["linkedid"], **kwargs)
+
+    caller = "89161234567"
+    return [
+        pair(
+            "ring group answered",
+            cdr.ring_group(T0, caller, answered_by="105"),
+            ami.ring_group,
+            caller=caller,
+            answered_by="105",
+        ),
+        pair(
+            "ring group missed, one phone busy",
+            cdr.ring_group(T0, caller, busy=("103",)),
+            ami.ring_group,
+            caller=caller,
+            busy=("103",),
+        ),
+        pair(
+            "queue with Local agents",
+            cdr.queue(T0, caller, answered_by="102"),
+            ami.queue,
+            caller=caller,
+            answered_by="102",
+        ),
+        pair(
+            "outgoing",
+            cdr.outgoing(T0, "103", "89167654321"),
+            ami.outgoing,
+            extension="103",
+            number="89167654321",
+        ),
+        pair(
+            "internal",
+            cdr.internal(T0, "101", "104"),
+            ami.internal,
+            caller="101",
+            callee="104",
+        ),
+        pair(
+            "internal, not answered",
+            cdr.internal(T0, "101", "104", talk=0),
+            ami.internal,
+            caller="101",
+            callee="104",
+            talk=0,
+        ),
+    ]
+
+
+@tagged("post_install", "-at_install")
+class TestAmiProtocol(BaseCase):
+    """The AMI wire format (plain Python)."""
+
+    def test_messages_split_anywhere_on_the_wire(self):
+        events = AmiStream(TZ).internal(T0, "1730780250.7")
+        data = as_bytes([{"Response": "Success", "ActionID": "1"}, *events])
+        whole = AmiParser()
+        self.assertEqual(whole.feed(data)[1:], events)
+        self.assertEqual(whole.banner, "Asterisk Call Manager/5.0.1")
+        pieces, parser = [], AmiParser()
+        for offset in range(0, len(data), 7):
+            pieces += parser.feed(data[offset : offset + 7])
+        self.assertEqual(pieces, AmiParser().feed(data))
+        self.assertEqual(pieces[0], {"Response": "Success", "ActionID": "1"})
+
+    def test_a_peer_that_is_not_ami_is_refused(self):
+        with self.assertRaises(AmiProtocolError):
+            AmiParser().feed(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+        parser = AmiParser()
+        parser.feed(b"Asterisk Call Manager/5.0.1\r\n")
+        with self.assertRaises(AmiProtocolError):
+            parser.feed(b"no colon here\r\n\r\n")
+
+    def test_actions_cannot_carry_a_second_header(self):
+        self.assertEqual(
+            format_action("Login", "7", Username="odoo", Secret="s3 cret"),
+            b"Action: Login\r\nActionID: 7\r\n"
+            b"Username: odoo\r\nSecret: s3 cret\r\n\r\n",
+        )
+        for value in ("x\r\nApplication: System", "x\nEvents: on", "x\x00"):
+            with self.assertRaises(ValueError):
+                format_action("Originate", "8", Context=value)
+        with self.assertRaises(ValueError):
+            format_action("Originate", "9", **{"Bad Key": "x"})
+
+
+@tagged("post_install", "-at_install")
+class TestAmiCalls(BaseCase):
+    """AMI call events -> live Event API events, one call per Linkedid."""
+
+    def test_a_ring_group_rings_every_phone_then_is_taken(self):
+        cdr = CdrWriter(TZ)
+        rows = cdr.ring_group(T0, "89161234567", answered_by="105")
+        linkedid = rows[0]["linkedid"]
+        events, tracker = live_events(
+            AmiStream(TZ).ring_group(T0, linkedid, "89161234567", answered_by="105")
+        )
+        self.assertEqual(
+            [(e["type"], e["rang_extensions"]) for e in events],
+            [("ringing", [ext]) for ext in ("101", "102", "103", "104", "105")]
+            + [("answered", []), ("hangup", [])],
+        )
+        self.assertEqual(events[5]["extension"], "105", "who took it")
+        self.assertEqual(
+            (events[6]["disposition"], events[6]["talk_seconds"]), ("answered", 120)
+        )
+        self.assertEqual({e["call_id"] for e in events}, {linkedid})
+        ringing = events[0]
+        self.assertEqual(
+            (ringing["direction"], ringing["from"], ringing["to"], ringing["did"]),
+            ("incoming", "89161234567", "74951234500", "74951234500"),
+        )
+        self.assertEqual(tracker.calls, {}, "the call is forgotten once it ended")
+
+    def test_live_events_give_the_call_the_cdr_gives(self):
+        for name, rows, messages in scenarios():
+            with self.subTest(name):
+                cdr_events, problems = fold_rows(rows, TZ)
+                self.assertEqual(problems, [])
+                (cdr_event,) = cdr_events
+                live, _tracker = live_events(messages)
+                self.assertTrue(live, "the call gave live events")
+                self.assertEqual({e["call_id"] for e in live}, {cdr_event["call_id"]})
+                from_cdr = merge_events({}, [cdr_event])
+                from_live = merge_events({}, live)
+                both = merge_events(merge_events({}, live), [cdr_event])
+                for key in COMPARED:
+                    if key == "rang_extensions" and cdr_event["direction"] == (
+                        "outgoing"
+                    ):
+                        # A live call rings the phone that placed it, and a
+                        # call keeps every phone that rang.
+                        self.assertEqual(from_cdr[key], [])
+                        self.assertEqual(from_live[key], ["103"])
+                        self.assertEqual(both[key], ["103"])
+                        continue
+                    # Otherwise the CDR is authoritative: once it is read,
+                    # the call is the CDR's call, whatever came live.
+                    self.assertEqual(both.get(key), from_cdr.get(key), key)
+                    if (
+                        key == "extension"
+                        and from_cdr.get("answer_extension")
+                        and (cdr_event["direction"] == "incoming")
+                    ):
+                        # Live, the phone that rang first; the CDR names the
+                        # one that answered (answer_extension, for both).
+                        self.assertEqual(from_live[key], from_cdr["rang_extensions"][0])
+                    else:
+                        self.assertEqual(from_live.get(key), from_cdr.get(key), key)
+
+    def test_calls_that_rang_nobody_give_no_live_events(self):
+        ami = AmiStream(TZ)
+        linkedid = "1730780250.42"
+        trunk, new = ami.leg(
+            T0, linkedid, ami.channel("sipnet"), "89161234567", "74951234500",
+            "from-pstn", True,
+        )  # fmt: skip
+        events, tracker = live_events([new, ami.hangup(T0, trunk)])
+        self.assertEqual(events, [], "an IVR or voicemail call: the CDR brings it")
+        # The end of a call that began before the listener did.
+        self.assertEqual(tracker.feed(ami.hangup(T0, trunk), received=None), [])
+        self.assertEqual(tracker.calls, {})
+
+    def test_events_without_timestamps_use_the_time_they_were_read(self):
+        messages = AmiStream(TZ).internal(T0, "1730780250.8")
+        tracker, out = CallTracker(), []
+        moments = [datetime(2026, 11, 5, 6, 17, 30 + n).astimezone() for n in range(6)]
+        for message, moment in zip(messages, moments, strict=True):
+            message = {k: v for k, v in message.items() if k != "Timestamp"}
+            out += tracker.feed(message, received=moment)
+        self.assertEqual([e["type"] for e in out], ["ringing", "answered", "hangup"])
+        # answered when the fourth message was read, ended at the sixth
+        self.assertEqual(out[-1]["talk_seconds"], 2)
+
+
+@tagged("post_install", "-at_install")
+class TestAmiIngestion(TransactionCase):
+    """Live AMI events and the CDR row of the same call make one call."""
+
+    def test_the_cdr_row_lands_on_the_live_call(self):
+        connection, _token = make_connection(self.env, name="FreePBX AMI")
+        Call = self.env["pbx.call"]
+        for name, rows, messages in scenarios():
+            with self.subTest(name):
+                live, _tracker = live_events(messages)
+                Call._ingest_events(connection, live)
+                (cdr_event,), _problems = fold_rows(rows, TZ)
+                accepted, _dups, calls = Call._ingest_events(connection, [cdr_event])
+                self.assertEqual(accepted, 1)
+                same = Call.search(
+                    [
+                        ("connection_id", "=", connection.id),
+                        ("external_id", "=", cdr_event["call_id"]),
+                    ]
+                )
+                self.assertEqual(same, calls, "one call, not two")
+                self.assertEqual(same.state, "done")
+                self.assertEqual(same.disposition, cdr_event["disposition"])
+                self.assertEqual(same.talk_seconds, cdr_event["talk_seconds"])

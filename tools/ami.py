@@ -1,0 +1,310 @@
+"""Asterisk Manager Interface (AMI): the protocol, and live call events from it.
+
+Plain Python, no ORM.
+
+The protocol (Asterisk 12+, port 5038): the server greets with a banner line
+(``Asterisk Call Manager/5.0.1``); then each message is ``Key: Value`` lines
+ended by an empty line, ``\\r\\n`` throughout. A client sends actions
+(``Action: Login``), the server answers each with ``Response: Success`` or
+``Response: Error`` and the action's ``ActionID``, and sends events
+(``Event: DialBegin``) as they happen. ``AmiParser`` splits the bytes read
+into messages; ``format_action`` writes an action, refusing any value that
+would start another header line.
+
+``CallTracker`` turns the call events of one PBX into the live events of
+the Event API (``ringing``, ``answered``, ``hangup``), one call per
+``Linkedid``, the ``call_id`` the CDR fold gives the same call
+(tools/cdr_fold.py), so that the CDR row read later lands on the same call:
+
+- ``Newchannel`` of the call's first channel (``Uniqueid == Linkedid``): who
+  calls, and which number (the DID of a call from a trunk);
+- ``DialBegin`` to a phone, or to a ``Local/`` agent leg of a queue: that
+  extension rings (``ringing``); to a trunk: an outgoing call;
+- ``DialEnd`` with ``DialStatus: ANSWER``: answered (``answered``), by that
+  phone for an incoming call, by the calling phone for the others, as the
+  CDR fold counts them; other statuses decide how an unanswered call ended;
+- ``Hangup`` of the call's last channel: the call ends (``hangup``), with
+  the talk and wait seconds measured from the events' ``Timestamp`` (AMI's
+  ``timestampevents``) or, without it, from when they were read.
+
+A call that rang no extension (an IVR, a voicemail box) gives no live
+event: nobody gets a pop-up for it, and the CDR sync brings it.
+"""
+
+from datetime import datetime, timezone
+
+from .cdr_fold import INCOMING_CONTEXTS, Channel
+
+# The events CallTracker reads; a listener asks the PBX for these only.
+CALL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
+# DialStatus -> how an unanswered call ended; the best of a call's wins.
+_UNANSWERED = {
+    "NOANSWER": "no_answer",
+    "CANCEL": "no_answer",
+    "BUSY": "busy",
+    "CONGESTION": "failed",
+    "CHANUNAVAIL": "failed",
+}
+_UNANSWERED_RANK = {"no_answer": 3, "busy": 2, "failed": 1}
+BANNER_PREFIX = "Asterisk Call Manager/"
+
+
+class AmiProtocolError(Exception):
+    """The peer does not speak AMI (no banner, a line without ``Key:``)."""
+
+
+class AmiParser:
+    """Bytes read from an AMI connection -> messages (dicts of str).
+
+    ``feed(data)`` returns the messages completed by ``data``; an incomplete
+    one waits for the next call. ``banner`` is the server's greeting once
+    read. A key given twice keeps its first value (AMI repeats only keys
+    such as ``ChanVariable`` that nothing here reads).
+    """
+
+    def __init__(self, limit=1024 * 1024):
+        self.banner = None
+        self._buffer = b""
+        self._lines = {}
+        self._limit = limit
+
+    def feed(self, data):
+        self._buffer += data
+        messages = []
+        while True:
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > self._limit:
+                    raise AmiProtocolError("a line longer than %d bytes" % self._limit)
+                return messages
+            line = self._buffer[:end].rstrip(b"\r").decode("utf-8", "replace")
+            self._buffer = self._buffer[end + 1 :]
+            if self.banner is None:
+                if not line.startswith(BANNER_PREFIX):
+                    raise AmiProtocolError("not an AMI server: %r" % line[:80])
+                self.banner = line
+                continue
+            if not line:
+                if self._lines:
+                    messages.append(self._lines)
+                    self._lines = {}
+                continue
+            key, colon, value = line.partition(":")
+            if not colon:
+                raise AmiProtocolError("a line without a key: %r" % line[:80])
+            self._lines.setdefault(key.strip(), value.strip())
+
+
+def format_action(action, action_id, **fields):
+    """The bytes of the AMI action ``action`` with ``fields``.
+
+    A value holding a line break would end its header and start another
+    (``Context: x\\r\\nApplication: System``): refused with ValueError, as is
+    a key that is not a plain word.
+    """
+    lines = [("Action", action), ("ActionID", action_id), *fields.items()]
+    out = []
+    for key, value in lines:
+        value = "" if value is None else str(value)
+        if not key.replace("-", "").isalnum():
+            raise ValueError("AMI header %r is not a word" % key)
+        if "\r" in value or "\n" in value or "\x00" in value:
+            raise ValueError("AMI header %s holds a line break" % key)
+        out.append("%s: %s\r\n" % (key, value))
+    return ("".join(out) + "\r\n").encode()
+
+
+def event_time(message, received):
+    """An event's moment as an aware UTC datetime: its ``Timestamp`` (seconds
+    since the epoch, when the PBX adds them), else ``received``."""
+    stamp = message.get("Timestamp")
+    if not stamp:
+        return received
+    try:
+        return datetime.fromtimestamp(float(stamp), timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        return received  # not a number of seconds: as if it had none
+
+
+class _Call:
+    __slots__ = (
+        "linkedid",
+        "start",
+        "origin",
+        "caller",
+        "dialled",
+        "direction",
+        "channels",
+        "rang",
+        "announced",
+        "answered_at",
+        "outcome",
+    )
+
+    def __init__(self, linkedid, start):
+        self.linkedid = linkedid
+        self.start = start
+        self.origin = None  # Channel of the call's first channel
+        self.caller = ""  # its CallerIDNum
+        self.dialled = ""  # its Exten: the DID of a call from a trunk
+        self.direction = None
+        self.channels = set()
+        self.rang = []
+        self.announced = False  # a ringing event was given
+        self.answered_at = None
+        self.outcome = None
+
+
+class CallTracker:
+    """The calls in progress of one PBX, from its AMI events.
+
+    ``feed(message, received)`` takes one AMI message (other messages than
+    the call events are ignored) and returns the raw Event API events it
+    gives, to be checked with ``validate_event`` like any other.
+    """
+
+    def __init__(self):
+        self.calls = {}
+
+    def feed(self, message, received):
+        name = message.get("Event")
+        if name not in CALL_EVENTS:
+            return []
+        linkedid = message.get("Linkedid") or message.get("Uniqueid")
+        if not linkedid:
+            return []
+        moment = event_time(message, received)
+        call = self.calls.get(linkedid)
+        if call is None:
+            if name == "Hangup":
+                return []  # a call begun before the listener started
+            call = self.calls[linkedid] = _Call(linkedid, moment)
+        handler = getattr(self, "_on_" + name.lower())
+        return handler(call, message, moment)
+
+    # -- events -----------------------------------------------------------
+
+    def _on_newchannel(self, call, message, moment):
+        uniqueid = message.get("Uniqueid", "")
+        call.channels.add(uniqueid)
+        if uniqueid == call.linkedid or call.origin is None:
+            channel = Channel.parse(message.get("Channel", ""))
+            if channel is not None and (call.origin is None or not channel.is_local):
+                call.origin = channel
+                call.caller = message.get("CallerIDNum", "")
+                call.dialled = message.get("Exten", "")
+                call.start = min(call.start, moment)
+                context = message.get("Context", "")
+                if channel.is_trunk or context.startswith(INCOMING_CONTEXTS):
+                    call.direction = "incoming"
+        return []
+
+    def _on_dialbegin(self, call, message, moment):
+        call.channels.add(message.get("DestUniqueid", ""))
+        dest = Channel.parse(message.get("DestChannel", ""))
+        if dest is None:
+            return []
+        if call.direction is None:
+            call.direction = "outgoing" if dest.is_trunk else "internal"
+        if call.direction == "outgoing":
+            if not dest.is_trunk or call.announced:
+                return []
+            call.announced = True
+            return [self._ringing(call, moment, self._own_extension(call), [])]
+        extension = dest.extension
+        if not extension or extension in call.rang:
+            return []
+        if call.direction == "internal" and extension == self._own_extension(call):
+            return []
+        call.rang.append(extension)
+        call.announced = True
+        if call.direction == "internal":
+            return [self._ringing(call, moment, self._own_extension(call), [extension])]
+        # Each phone that rings is in its own event (its users get the
+        # pop-up at once); the call's extension is the first that rang, as
+        # the CDR fold has it.
+        return [self._ringing(call, moment, call.rang[0], [extension])]
+
+    def _on_dialend(self, call, message, moment):
+        status = (message.get("DialStatus") or "").upper()
+        dest = Channel.parse(message.get("DestChannel", ""))
+        if status != "ANSWER":
+            outcome = _UNANSWERED.get(status)
+            if outcome and (
+                call.outcome is None
+                or _UNANSWERED_RANK[outcome] > _UNANSWERED_RANK[call.outcome]
+            ):
+                call.outcome = outcome
+            return []
+        if dest is None or call.answered_at is not None:
+            return []
+        if call.direction == "incoming":
+            extension = dest.extension
+            if not extension:
+                return []  # an IVR or a queue answering for itself
+        else:
+            if call.direction == "outgoing" and not dest.is_trunk:
+                return []
+            extension = self._own_extension(call)
+            if not extension:
+                return []
+        call.answered_at = moment
+        return [
+            {
+                "type": "answered",
+                "call_id": call.linkedid,
+                "time": moment.isoformat(),
+                "extension": extension,
+            }
+        ]
+
+    def _on_hangup(self, call, message, moment):
+        call.channels.discard(message.get("Uniqueid", ""))
+        if call.channels:
+            return []
+        del self.calls[call.linkedid]
+        if not call.announced:
+            return []  # it never rang anyone: no live call to end
+        if call.answered_at is not None:
+            disposition = "answered"
+            talk = (moment - call.answered_at).total_seconds()
+            wait = (call.answered_at - call.start).total_seconds()
+        else:
+            disposition = call.outcome or "no_answer"
+            talk, wait = 0, (moment - call.start).total_seconds()
+        return [
+            {
+                "type": "hangup",
+                "call_id": call.linkedid,
+                "time": moment.isoformat(),
+                "disposition": disposition,
+                "talk_seconds": max(0, int(talk)),
+                "wait_seconds": max(0, int(wait)),
+            }
+        ]
+
+    # -- helpers ----------------------------------------------------------
+
+    @staticmethod
+    def _own_extension(call):
+        """The extension that placed an outgoing or internal call."""
+        if call.origin is not None and call.origin.extension:
+            return call.origin.extension
+        return call.caller if call.caller.isdigit() else None
+
+    @staticmethod
+    def _ringing(call, moment, extension, rang):
+        incoming = call.direction == "incoming"
+        event = {
+            "type": "ringing",
+            "call_id": call.linkedid,
+            "time": call.start.isoformat(),
+            "direction": call.direction,
+            "from": call.caller or ("anonymous" if incoming else extension or "s"),
+            "to": call.dialled or "s",
+            "extension": extension or "",
+            "rang_extensions": rang,
+        }
+        if incoming and call.dialled:
+            event["did"] = call.dialled
+        return event
