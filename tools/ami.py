@@ -22,10 +22,13 @@ the Event API (``ringing``, ``answered``, ``hangup``), one call per
   extension rings (``ringing``); to a trunk: an outgoing call;
 - ``DialEnd`` with ``DialStatus: ANSWER``: answered (``answered``), by that
   phone for an incoming call, by the calling phone for the others, as the
-  CDR fold counts them; other statuses decide how an unanswered call ended;
-- ``Hangup`` of the call's last channel: the call ends (``hangup``), with
-  the talk and wait seconds measured from the events' ``Timestamp`` (AMI's
-  ``timestampevents``) or, without it, from when they were read.
+  CDR fold counts them; a blind transfer's second answer keeps the first as
+  the call's; other statuses decide how an unanswered call ended;
+- ``Hangup`` of the call's last channel: the call ends (``hangup``). Talk is
+  the time some answered leg was up (a transfer's segments add up, as the
+  CDR's billsec do), wait the time to the first answer, both from the
+  events' ``Timestamp`` (AMI's ``timestampevents``) or, without it, from
+  when they were read.
 
 A call that rang no extension (an IVR, a voicemail box) gives no live
 event: nobody gets a pop-up for it, and the CDR sync brings it.
@@ -138,6 +141,9 @@ class _Call:
         "rang",
         "announced",
         "answered_at",
+        "talking",
+        "talking_since",
+        "talk",
         "outcome",
     )
 
@@ -152,6 +158,9 @@ class _Call:
         self.rang = []
         self.announced = False  # a ringing event was given
         self.answered_at = None
+        self.talking = set()  # the answered legs still up (their Uniqueid)
+        self.talking_since = None
+        self.talk = 0.0  # seconds with a leg answered, before talking_since
         self.outcome = None
 
 
@@ -236,7 +245,7 @@ class CallTracker:
             ):
                 call.outcome = outcome
             return []
-        if dest is None or call.answered_at is not None:
+        if dest is None:
             return []
         if call.direction == "incoming":
             extension = dest.extension
@@ -248,6 +257,13 @@ class CallTracker:
             extension = self._own_extension(call)
             if not extension:
                 return []
+        # Talk is the time some answered leg is up: a transfer's segments
+        # add up, and the two legs of a Local agent count once.
+        if not call.talking:
+            call.talking_since = moment
+        call.talking.add(message.get("DestUniqueid", ""))
+        if call.answered_at is not None:
+            return []  # the first answer is the call's: a transfer keeps it
         call.answered_at = moment
         return [
             {
@@ -259,7 +275,12 @@ class CallTracker:
         ]
 
     def _on_hangup(self, call, message, moment):
-        call.channels.discard(message.get("Uniqueid", ""))
+        uniqueid = message.get("Uniqueid", "")
+        call.channels.discard(uniqueid)
+        if uniqueid in call.talking:
+            call.talking.discard(uniqueid)
+            if not call.talking:
+                call.talk += (moment - call.talking_since).total_seconds()
         if call.channels:
             return []
         del self.calls[call.linkedid]
@@ -267,7 +288,9 @@ class CallTracker:
             return []  # it never rang anyone: no live call to end
         if call.answered_at is not None:
             disposition = "answered"
-            talk = (moment - call.answered_at).total_seconds()
+            talk = call.talk
+            if call.talking:  # legs whose Hangup was not seen
+                talk += (moment - call.talking_since).total_seconds()
             wait = (call.answered_at - call.start).total_seconds()
         else:
             disposition = call.outcome or "no_answer"

@@ -2,7 +2,8 @@
 
 Plain Python, used by the AMI tests. ``AmiStream`` writes the events of the
 same calls ``CdrWriter`` writes the CDR rows of (ring group, queue with
-``Local/`` agent legs, outgoing through a trunk, internal), for the call's
+``Local/`` agent legs, a blind transfer, outgoing through a trunk,
+internal), for the call's
 ``linkedid``, with the fields of Asterisk's documented event formats
 (Newchannel, DialBegin, DialEnd, Hangup) and the ``Timestamp`` that
 ``timestampevents = yes`` in manager.conf adds. ``as_bytes`` gives them as
@@ -206,6 +207,48 @@ class AmiStream:
         else:
             events.append(self.hangup(at, trunk))
         return sorted(events, key=lambda event: float(event["Timestamp"]))
+
+    def transfer(
+        self, start, linkedid, caller, first="101", second="102", ring=8, talk1=30,
+        talk2=60,
+    ):  # fmt: skip
+        """An incoming call answered by ``first``, who blind-transfers it to
+        ``second``: Asterisk sends the caller's channel on to dial the
+        second phone (after a BlindTransfer event) and the first hangs up."""
+        trunk, new = self.leg(
+            start, linkedid, self.channel(TRUNK), caller, DID, "from-pstn", True
+        )
+        phone1, new1 = self.leg(
+            start, linkedid, self.channel(first), first, first, "from-internal"
+        )
+        answer1 = start + timedelta(seconds=ring)
+        moved = answer1 + timedelta(seconds=talk1)
+        phone2, new2 = self.leg(
+            moved, linkedid, self.channel(second), second, second, "from-internal"
+        )
+        answer2 = moved + timedelta(seconds=5)
+        end = answer2 + timedelta(seconds=talk2)
+        transfer = {
+            "Event": "BlindTransfer",
+            "Privilege": "call,all",
+            "Timestamp": self.stamp(moved),
+            "Result": "Success",
+            "Extension": second,
+            "Context": "from-internal-xfer",
+        }
+        return [
+            new,
+            new1,
+            self.dialbegin(start, trunk, phone1, "PJSIP/%s" % first),
+            self.dialend(answer1, trunk, phone1, "ANSWER"),
+            transfer,
+            self.hangup(moved, phone1),
+            new2,
+            self.dialbegin(moved, trunk, phone2, "PJSIP/%s" % second),
+            self.dialend(answer2, trunk, phone2, "ANSWER"),
+            self.hangup(end, phone2),
+            self.hangup(end, trunk),
+        ]
 
     def outgoing(
         self, start, linkedid, extension="101", number="89161234567", ring=12, talk=75
