@@ -34,6 +34,10 @@ A call that rang no extension (an IVR, a voicemail box) gives no live
 event: nobody gets a pop-up for it, and the CDR sync brings it.
 """
 
+import contextlib
+import itertools
+import socket
+import ssl
 from datetime import datetime, timezone
 
 from .cdr_fold import INCOMING_CONTEXTS, Channel
@@ -115,6 +119,133 @@ def format_action(action, action_id, **fields):
             raise ValueError("AMI header %s holds a line break" % key)
         out.append("%s: %s\r\n" % (key, value))
     return ("".join(out) + "\r\n").encode()
+
+
+class AmiError(Exception):
+    """The PBX could not be reached, or refused: a sentence for the user."""
+
+
+class AmiClient:
+    """One AMI session over TCP (TLS when ``tls``), blocking.
+
+    ``connect()`` reads the banner; ``login()`` logs in, asking for the call
+    events only; ``action()`` sends an action and returns its response, the
+    events read meanwhile kept for ``next_event()``; ``close()`` logs off.
+    Every failure is an ``AmiError`` that says what happened.
+    """
+
+    def __init__(self, host, port=5038, timeout=10.0, tls=False, ssl_context=None):
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.tls = tls
+        self.ssl_context = ssl_context
+        self.banner = None
+        self._sock = None
+        self._parser = AmiParser()
+        self._pending = []
+        self._ids = itertools.count(1)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def connect(self):
+        where = "%s:%s" % (self.host, self.port)
+        try:
+            sock = socket.create_connection((self.host, self.port), self.timeout)
+        except TimeoutError as error:
+            raise AmiError("The PBX at %s did not answer in time." % where) from error
+        except OSError as error:
+            raise AmiError(
+                "The PBX at %s could not be reached: %s."
+                % (where, error.strerror or error)
+            ) from error
+        if self.tls:
+            context = self.ssl_context or ssl.create_default_context()
+            try:
+                sock = context.wrap_socket(sock, server_hostname=self.host)
+            except (OSError, ssl.SSLError) as error:
+                sock.close()
+                raise AmiError(
+                    "The PBX at %s refused the TLS connection: %s." % (where, error)
+                ) from error
+        self._sock = sock
+        while self._parser.banner is None:
+            self._pending += self._receive()
+        self.banner = self._parser.banner
+        return self
+
+    def login(self, username, secret, events="call"):
+        """Log in; ``events`` is the AMI event mask (``call``: calls only)."""
+        response = self.action("Login", Username=username, Secret=secret, Events=events)
+        if response.get("Response") != "Success":
+            raise AmiError(
+                "The PBX refused the AMI login of %s: %s."
+                % (username, response.get("Message") or "no reason given")
+            )
+        return response
+
+    def action(self, name, **fields):
+        """Send the action ``name`` and return its response (a dict)."""
+        action_id = "clinic-pbx-%d" % next(self._ids)
+        self._send(format_action(name, action_id, **fields))
+        while True:
+            for index, message in enumerate(self._pending):
+                if "Response" in message and message.get("ActionID") == action_id:
+                    del self._pending[index]
+                    return message
+            self._pending += self._receive()
+
+    def next_event(self):
+        """The next event (a dict); AmiError when the PBX closed the session."""
+        while True:
+            for index, message in enumerate(self._pending):
+                if "Event" in message:
+                    del self._pending[index]
+                    return message
+            self._pending += self._receive()
+
+    def close(self):
+        sock, self._sock = self._sock, None
+        if sock is None:
+            return
+        # Log off and wait (briefly) for the PBX's Goodbye, as AMI clients do.
+        self._sock = sock
+        with contextlib.suppress(AmiError, OSError):
+            sock.settimeout(min(self.timeout, 2.0))
+            self.action("Logoff")
+        self._sock = None
+        sock.close()
+
+    def _send(self, data):
+        if self._sock is None:
+            raise AmiError("Not connected to the PBX.")
+        try:
+            self._sock.sendall(data)
+        except OSError as error:
+            raise AmiError("The PBX closed the AMI connection.") from error
+
+    def _receive(self):
+        if self._sock is None:
+            raise AmiError("Not connected to the PBX.")
+        try:
+            data = self._sock.recv(65536)
+        except TimeoutError as error:
+            raise AmiError("The PBX stopped answering.") from error
+        except OSError as error:
+            raise AmiError("The PBX closed the AMI connection.") from error
+        if not data:
+            raise AmiError("The PBX closed the AMI connection.")
+        try:
+            return self._parser.feed(data)
+        except AmiProtocolError as error:
+            raise AmiError(
+                "%s:%s does not speak the Asterisk Manager Interface (%s)."
+                % (self.host, self.port, error)
+            ) from error
 
 
 def event_time(message, received):

@@ -1,11 +1,16 @@
+import socket
+import threading
 from datetime import datetime
 
 from odoo.tests import BaseCase, TransactionCase, tagged
 
 from odoo.addons.clinic_pbx.tests.common import make_connection
+from odoo.addons.clinic_pbx.tests.fakes.ami_server import FakeAmiServer
 from odoo.addons.clinic_pbx.tests.fakes.ami_stream import AmiStream, as_bytes
 from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter
 from odoo.addons.clinic_pbx.tools.ami import (
+    AmiClient,
+    AmiError,
     AmiParser,
     AmiProtocolError,
     CallTracker,
@@ -235,6 +240,95 @@ class TestAmiCalls(BaseCase):
         # answered when the fourth message was read; the phone that answered
         # hung up at the fifth
         self.assertEqual(out[-1]["talk_seconds"], 1)
+
+
+@tagged("post_install", "-at_install")
+class TestAmiClient(BaseCase):
+    """An AMI session over TCP with a server that speaks the protocol."""
+
+    def server(self, events=(), **kwargs):
+        server = FakeAmiServer(**kwargs).start(events)
+        self.addCleanup(server.stop)
+        return server
+
+    def test_login_then_the_call_events_of_the_pbx(self):
+        messages = AmiStream(TZ).ring_group(
+            T0, "1730780250.9", "89161234567", answered_by="102"
+        )
+        server = self.server(messages)
+        tracker, out = CallTracker(), []
+        with AmiClient("127.0.0.1", server.port, timeout=5) as client:
+            client.connect()
+            self.assertEqual(client.banner, "Asterisk Call Manager/5.0.1")
+            client.login("odoo", "s3cret")
+            self.assertEqual(client.action("Ping")["Ping"], "Pong")
+            for _message in messages:
+                out += tracker.feed(client.next_event(), received=None)
+        login = server.actions[0]
+        self.assertEqual(
+            (login["Action"], login["Username"], login["Events"]),
+            ("Login", "odoo", "call"),
+            "only the call events are asked for",
+        )
+        self.assertEqual(server.actions[-1]["Action"], "Logoff")
+        self.assertEqual(
+            [event["type"] for event in out], ["ringing"] * 5 + ["answered", "hangup"]
+        )
+
+    def test_failures_are_told_in_a_sentence(self):
+        server = self.server()
+        client = AmiClient("127.0.0.1", server.port, timeout=5).connect()
+        with self.assertRaisesRegex(
+            AmiError, "refused the AMI login of odoo: Authentication failed"
+        ):
+            client.login("odoo", "wrong")
+        client.close()
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        closed.close()
+        with self.assertRaisesRegex(AmiError, "could not be reached"):
+            AmiClient("127.0.0.1", port, timeout=5).connect()
+        listener = socket.socket()
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        self.addCleanup(listener.close)
+
+        def http_answer():
+            conn, _address = listener.accept()
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+            conn.close()
+
+        threading.Thread(target=http_answer, daemon=True).start()
+        with self.assertRaisesRegex(AmiError, "does not speak the Asterisk Manager"):
+            AmiClient("127.0.0.1", listener.getsockname()[1], timeout=5).connect()
+
+    def test_a_pbx_that_restarts_ends_the_session(self):
+        server = self.server()
+        client = AmiClient("127.0.0.1", server.port, timeout=5).connect()
+        self.addCleanup(client.close)
+        client.login("odoo", "s3cret")
+        events = AmiStream(TZ).internal(T0, "1730780250.11")
+        server.send(events[:2])
+        self.assertEqual(client.next_event()["Event"], "Newchannel")
+        self.assertEqual(client.next_event()["Event"], "Newchannel")
+        server.drop()
+        with self.assertRaisesRegex(AmiError, "closed the AMI connection"):
+            client.next_event()
+
+    def test_an_action_that_would_inject_a_header_is_never_sent(self):
+        server = self.server()
+        with AmiClient("127.0.0.1", server.port, timeout=5) as client:
+            client.connect()
+            client.login("odoo", "s3cret")
+            with self.assertRaises(ValueError):
+                client.action(
+                    "Originate", Channel="PJSIP/101", Context="x\r\nApplication: System"
+                )
+            self.assertEqual(client.action("Ping")["Response"], "Success")
+        self.assertEqual(
+            [a["Action"] for a in server.actions], ["Login", "Ping", "Logoff"]
+        )
 
 
 @tagged("post_install", "-at_install")
