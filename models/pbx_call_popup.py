@@ -79,6 +79,7 @@ class PbxCall(models.Model):
         for event in events:
             types_by_call[event["call_id"]].add(event["type"])
         recent = fields.Datetime.now() - timedelta(seconds=RING_SECONDS)
+        notified = []
         for call in self:
             types = types_by_call.get(call.external_id)
             if not types or call.direction != "incoming":
@@ -86,6 +87,13 @@ class PbxCall(models.Model):
             live = bool(types & LIVE_EVENT_TYPES)
             if not live and not (call.start and call.start >= recent):
                 continue
+            notified.append((call, types))
+        # Who took them, for all the cards at once: a CDR sync brings the
+        # calls of the last minutes together.
+        names = self._pbx_popup_user_names(
+            [call.sudo().user_id.id for call, _types in notified]
+        )
+        for call, types in notified:
             # The users ingestion found for the extensions that rang: active
             # PBX users of the call's company (pbx.call._users_for_state).
             listeners = call.with_context(active_test=False).rang_user_ids.partner_id
@@ -98,7 +106,7 @@ class PbxCall(models.Model):
                     )
             elif call.state == "talking" or call.disposition == "answered":
                 self._pbx_popup_send(
-                    listeners, "pbx.call/taken", call._pbx_popup_taken_payload()
+                    listeners, "pbx.call/taken", call._pbx_popup_taken_payload(names)
                 )
             else:
                 self._pbx_popup_send(listeners, "pbx.call/missed", {"call_id": call.id})
@@ -214,25 +222,35 @@ class PbxCall(models.Model):
             values.append((json_dump(channel), message))
             cr.postcommit.data[POPUP_BUS_VALUES].add(channel)
 
-    def _pbx_popup_taken_payload(self):
+    @api.model
+    def _pbx_popup_user_names(self, user_ids):
+        """{user id: name} of the users who took calls, in one statement."""
+        user_ids = sorted({uid for uid in user_ids if uid})
+        if not user_ids:
+            return {}
+        self.env["res.users"].flush_model(["partner_id"])
+        self.env["res.partner"].flush_model(["name"])
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT u.id, p.name FROM res_users u
+                JOIN res_partner p ON p.id = u.partner_id WHERE u.id = ANY(%s)
+                """,
+                user_ids,
+            )
+        )
+        return dict(self.env.cr.fetchall())
+
+    def _pbx_popup_taken_payload(self, names=None):
+        """The card's "taken by" message; ``names`` from _pbx_popup_user_names
+        when the caller has them for several calls."""
         self.ensure_one()
         # sudo: reads only who took the call, for the users it rang (ingestion,
         #   action_pbx_take after its checks)
         user_id = self.sudo().user_id.id
-        name = False
-        if user_id:
-            self.env["res.users"].flush_model(["partner_id"])
-            self.env["res.partner"].flush_model(["name"])
-            self.env.cr.execute(
-                SQL(
-                    """
-                    SELECT p.name FROM res_users u
-                    JOIN res_partner p ON p.id = u.partner_id WHERE u.id = %s
-                    """,
-                    user_id,
-                )
-            )
-            name = self.env.cr.fetchone()[0]
+        if names is None or (user_id and user_id not in names):
+            names = self._pbx_popup_user_names([user_id])
+        name = names.get(user_id) if user_id else False
         return {
             "call_id": self.id,
             "user_id": user_id or False,

@@ -239,6 +239,50 @@ class TestCallPopupNotifications(PopupCase):
         self.ingest(cdr_event("old", T0))
         self.assertEqual(self.sent(), {})
 
+    def test_a_cdr_sync_of_recent_calls_names_each_taker_at_once(self):
+        # A CDR sync brings the calls of the last minutes together; the
+        # cards still open for them close as taken, each naming its taker.
+        now = fields.Datetime.now().replace(microsecond=0)
+        recent = (now - timedelta(seconds=60)).isoformat() + "+00:00"
+        takers = [
+            new_test_user(
+                self.env,
+                login="doctor%d_popup" % n,
+                name="Doctor %d" % n,
+                groups=PBX_USER,
+                pbx_extension=str(121 + n),
+            )
+            for n in range(5)
+        ]
+        events = [
+            cdr_event(
+                "sync-%d" % n,
+                recent,
+                extension=user.pbx_extension,
+                rang_extensions=[user.pbx_extension],
+            )
+            for n, user in enumerate(takers)
+        ]
+        cr = self.env.cr
+        original = type(cr).execute
+        lookups = []
+
+        def watching(cursor, query, params=None, log_exceptions=True):
+            if "FROM res_users u" in str(query) and "p.name" in str(query):
+                lookups.append(query)
+            return original(cursor, query, params, log_exceptions)
+
+        with patch.object(type(cr), "execute", watching):
+            self.ingest(*events)
+        taken = self.sent()["pbx.call/taken"]
+        self.assertEqual(
+            {taken[user.partner_id.id]["user_name"] for user in takers},
+            {user.name for user in takers},
+        )
+        for user in takers:
+            self.assertEqual(taken[user.partner_id.id]["user_id"], user.id)
+        self.assertEqual(len(lookups), 1, "the takers' names in one statement")
+
     def test_outgoing_and_internal_calls_open_no_pop_up(self):
         self.ingest(ringing("out", direction="outgoing"))
         self.ingest(ringing("int", direction="internal", caller="102"))
