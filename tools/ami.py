@@ -54,6 +54,14 @@ _UNANSWERED = {
 }
 _UNANSWERED_RANK = {"no_answer": 3, "busy": 2, "failed": 1}
 BANNER_PREFIX = "Asterisk Call Manager/"
+# OriginateResponse ``Reason``: the outcome of ringing the first channel.
+ORIGINATE_REASONS = {
+    "0": "the phone is not registered or does not exist",
+    "1": "the phone hung up",
+    "3": "the phone rang but nobody answered",
+    "5": "the phone is busy",
+    "8": "the line is congested",
+}
 
 
 class AmiProtocolError(Exception):
@@ -199,6 +207,46 @@ class AmiClient:
                     return message
             self._pending += self._receive()
 
+    def originate(
+        self, channel, context, exten, caller_id="", timeout=30, variables=None
+    ):
+        """Ring ``channel`` (the user's phone) and, once it is answered, send
+        it to ``exten`` in ``context``: the PBX dials the number. Waits for
+        the PBX's OriginateResponse; AmiError says why the call was not made.
+        """
+        fields = {
+            "Channel": channel,
+            "Context": context,
+            "Exten": exten,
+            "Priority": "1",
+            "CallerID": caller_id,
+            "Timeout": str(int(timeout * 1000)),
+            "Async": "true",
+        }
+        if variables:
+            fields["Variable"] = ",".join("%s=%s" % item for item in variables.items())
+        response = self.action("Originate", **fields)
+        if response.get("Response") != "Success":
+            raise AmiError(
+                "The PBX refused to place the call: %s."
+                % (response.get("Message") or "no reason given")
+            )
+        action_id = response.get("ActionID")
+        while True:
+            for index, message in enumerate(self._pending):
+                if (
+                    message.get("Event") == "OriginateResponse"
+                    and message.get("ActionID") == action_id
+                ):
+                    del self._pending[index]
+                    if message.get("Response") == "Success":
+                        return message
+                    reason = ORIGINATE_REASONS.get(
+                        message.get("Reason", ""), "it could not be placed"
+                    )
+                    raise AmiError("The PBX could not ring %s: %s." % (channel, reason))
+            self._pending += self._receive()
+
     def next_event(self):
         """The next event (a dict); AmiError when the PBX closed the session."""
         while True:
@@ -305,6 +353,13 @@ class CallTracker:
 
     def __init__(self):
         self.calls = {}
+
+    def forget(self):
+        """Forget the calls in progress, after the AMI session dropped: their
+        ends will not come; the CDR sync brings each of them whole. Returns
+        their Linkedids."""
+        forgotten, self.calls = sorted(self.calls), {}
+        return forgotten
 
     def feed(self, message, received):
         name = message.get("Event")

@@ -26,7 +26,9 @@ def _message(fields):
 class FakeAmiServer:
     def __init__(self, users=None, originate="Success"):
         self.users = users if users is not None else {"odoo": "s3cret"}
-        self.originate = originate  # Success, Failure or "refuse"
+        # Success; a Failure reason (0 not registered, 3 no answer, 5 busy,
+        # 8 congestion); or "refuse" (the action itself refused)
+        self.originate = originate
         self.actions = []
         self.port = None
         self._listener = None
@@ -165,11 +167,15 @@ class FakeAmiServer:
                         "Event": "OriginateResponse",
                         "Privilege": "call,all",
                         **reply,
-                        "Response": self.originate,
+                        "Response": "Success"
+                        if self.originate == "Success"
+                        else "Failure",
                         "Channel": action.get("Channel", ""),
                         "Context": action.get("Context", ""),
                         "Exten": action.get("Exten", ""),
-                        "Reason": "4" if self.originate == "Success" else "0",
+                        "Reason": "4"
+                        if self.originate == "Success"
+                        else self.originate,
                     }
                 )
             )

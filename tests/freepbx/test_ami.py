@@ -330,6 +330,57 @@ class TestAmiClient(BaseCase):
             [a["Action"] for a in server.actions], ["Login", "Ping", "Logoff"]
         )
 
+    def test_originate_rings_the_phone_then_dials(self):
+        server = self.server()
+        with AmiClient("127.0.0.1", server.port, timeout=5) as client:
+            client.connect()
+            client.login("odoo", "s3cret")
+            answer = client.originate(
+                "PJSIP/101", "from-internal", "89161234567",
+                caller_id='"Vera Sokolova" <89161234567>',
+            )  # fmt: skip
+            self.assertEqual(answer["Response"], "Success")
+        originate = server.actions[1]
+        self.assertEqual(
+            {key: originate[key] for key in ("Channel", "Context", "Exten", "Async")},
+            {
+                "Channel": "PJSIP/101",
+                "Context": "from-internal",
+                "Exten": "89161234567",
+                "Async": "true",
+            },
+        )
+        self.assertEqual(originate["CallerID"], '"Vera Sokolova" <89161234567>')
+
+    def test_originate_says_why_the_call_was_not_made(self):
+        for setting, message in (
+            ("refuse", "refused to place the call: Originate failed"),
+            ("5", "could not ring PJSIP/101: the phone is busy"),
+            ("0", "could not ring PJSIP/101: the phone is not registered"),
+        ):
+            with self.subTest(setting):
+                server = self.server(originate=setting)
+                with AmiClient("127.0.0.1", server.port, timeout=5) as client:
+                    client.connect()
+                    client.login("odoo", "s3cret")
+                    with self.assertRaisesRegex(AmiError, message):
+                        client.originate("PJSIP/101", "from-internal", "89161234567")
+
+    def test_calls_in_progress_are_forgotten_when_the_session_drops(self):
+        messages = AmiStream(TZ).ring_group(T0, "1730780250.12", "89161234567")
+        tracker = CallTracker()
+        half = len(messages) // 2
+        for message in messages[:half]:
+            tracker.feed(message, received=None)
+        self.assertEqual(tracker.forget(), ["1730780250.12"])
+        # After the reconnection, the rest of that call says nothing: the CDR
+        # sync brings it whole.
+        later = []
+        for message in messages[half:]:
+            later += tracker.feed(message, received=None)
+        self.assertEqual(later, [])
+        self.assertEqual(tracker.calls, {})
+
 
 @tagged("post_install", "-at_install")
 class TestAmiIngestion(TransactionCase):
