@@ -36,11 +36,16 @@ event: nobody gets a pop-up for it, and the CDR sync brings it.
 
 import contextlib
 import itertools
+import logging
+import select
 import socket
 import ssl
+import time
 from datetime import datetime, timezone
 
 from .cdr_fold import INCOMING_CONTEXTS, Channel
+
+_logger = logging.getLogger(__name__)
 
 # The events CallTracker reads; a listener asks the PBX for these only.
 CALL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
@@ -247,14 +252,25 @@ class AmiClient:
                     raise AmiError("The PBX could not ring %s: %s." % (channel, reason))
             self._pending += self._receive()
 
-    def next_event(self):
-        """The next event (a dict); AmiError when the PBX closed the session."""
+    def next_event(self, idle=None):
+        """The next event (a dict); None when none came for ``idle`` seconds
+        (when given); AmiError when the PBX closed the session."""
         while True:
             for index, message in enumerate(self._pending):
                 if "Event" in message:
                     del self._pending[index]
                     return message
+            if idle is not None and not self._readable(idle):
+                return None
             self._pending += self._receive()
+
+    def _readable(self, seconds):
+        if self._sock is None:
+            raise AmiError("Not connected to the PBX.")
+        if isinstance(self._sock, ssl.SSLSocket) and self._sock.pending():
+            return True
+        readable, _w, _x = select.select([self._sock], [], [], seconds)
+        return bool(readable)
 
     def close(self):
         sock, self._sock = self._sock, None
@@ -294,6 +310,91 @@ class AmiClient:
                 "%s:%s does not speak the Asterisk Manager Interface (%s)."
                 % (self.host, self.port, error)
             ) from error
+
+
+class AmiListener:
+    """Keeps one PBX's AMI session and turns its call events into Event API
+    events, until ``stop`` is set.
+
+    ``connect()`` returns a connected, logged-in ``AmiClient``; ``sink(events)``
+    applies a list of raw events (raising to have them offered again: events
+    are kept, in order, until the sink took them, and applying an event twice
+    changes nothing); ``report(error)`` is told each session's outcome: None
+    once connected, else the AmiError. A session dropped or refused is
+    opened again after ``backoff`` seconds (growing up to its last value);
+    the calls then in progress are forgotten (the CDR sync brings them).
+    An idle session is checked with a Ping every ``ping_seconds``.
+    """
+
+    def __init__(
+        self, connect, sink, report, backoff=(1, 2, 5, 10, 30), ping_seconds=20,
+        clock=None,
+    ):  # fmt: skip
+        self.connect = connect
+        self.sink = sink
+        self.report = report
+        self.backoff = backoff
+        self.ping_seconds = ping_seconds
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.tracker = CallTracker()
+        self.pending = []  # raw events the sink has not taken yet
+        self.sink_failing = False
+        self.sessions = 0
+
+    def run(self, stop):
+        failures = 0
+        while not stop.is_set():
+            try:
+                client = self.connect()
+            except AmiError as error:
+                self.report(error)
+                failures += 1
+                stop.wait(self._delay(failures))
+                continue
+            self.sessions += 1
+            self.report(None)
+            try:
+                failures = 0
+                self._session(client, stop)
+            except AmiError as error:
+                self.report(error)
+                failures += 1
+                self.tracker.forget()
+                stop.wait(self._delay(failures))
+            finally:
+                client.close()
+        self._deliver()
+
+    def _delay(self, failures):
+        return self.backoff[min(failures, len(self.backoff)) - 1]
+
+    def _session(self, client, stop):
+        last = time.monotonic()
+        while not stop.is_set():
+            message = client.next_event(idle=min(1.0, self.ping_seconds))
+            if message is None:
+                if time.monotonic() - last >= self.ping_seconds:
+                    client.action("Ping")
+                    last = time.monotonic()
+                self._deliver()
+                continue
+            last = time.monotonic()
+            self.pending += self.tracker.feed(message, self.clock())
+            self._deliver()
+
+    def _deliver(self):
+        if not self.pending:
+            return
+        batch = list(self.pending)
+        try:
+            self.sink(batch)
+        except Exception:  # noqa: BLE001 -- kept and offered again
+            if not self.sink_failing:  # once per failing streak, not every second
+                _logger.exception("AMI events not applied yet; they are kept")
+            self.sink_failing = True
+            return
+        self.sink_failing = False
+        del self.pending[: len(batch)]
 
 
 def event_time(message, received):
@@ -371,8 +472,11 @@ class CallTracker:
         moment = event_time(message, received)
         call = self.calls.get(linkedid)
         if call is None:
-            if name == "Hangup":
-                return []  # a call begun before the listener started
+            # A call is followed from its first channel: one begun before the
+            # session (a listener starting, or reconnecting after a drop)
+            # would be half known, so it is left to the CDR sync.
+            if name != "Newchannel" or message.get("Uniqueid") != linkedid:
+                return []
             call = self.calls[linkedid] = _Call(linkedid, moment)
         handler = getattr(self, "_on_" + name.lower())
         return handler(call, message, moment)

@@ -63,6 +63,12 @@ class FakeAmiServer:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    @property
+    def listening_sessions(self):
+        """Sessions logged in and sent events."""
+        with self._lock:
+            return len(self._sessions)
+
     def send(self, events):
         """Events to every logged-in session now."""
         with self._lock:

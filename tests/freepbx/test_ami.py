@@ -1,5 +1,6 @@
 import socket
 import threading
+import time
 from datetime import datetime
 
 from odoo.tests import BaseCase, TransactionCase, tagged
@@ -11,6 +12,7 @@ from odoo.addons.clinic_pbx.tests.fakes.freepbx_cdr import CdrWriter
 from odoo.addons.clinic_pbx.tools.ami import (
     AmiClient,
     AmiError,
+    AmiListener,
     AmiParser,
     AmiProtocolError,
     CallTracker,
@@ -380,6 +382,131 @@ class TestAmiClient(BaseCase):
             later += tracker.feed(message, received=None)
         self.assertEqual(later, [])
         self.assertEqual(tracker.calls, {})
+
+
+def wait_for(condition, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("gave up waiting")
+        time.sleep(0.02)
+
+
+@tagged("post_install", "-at_install")
+class TestAmiListener(BaseCase):
+    """The session a listener keeps: events to the sink, reconnections."""
+
+    def start(self, server, sink=None, secret="s3cret", **options):
+        applied, reports = [], []
+
+        def connect():
+            client = AmiClient("127.0.0.1", server.port, timeout=5).connect()
+            try:
+                client.login("odoo", secret)
+            except AmiError:
+                client.close()
+                raise
+            return client
+
+        listener = AmiListener(
+            connect, sink or applied.extend, reports.append, **options
+        )
+        stop = threading.Event()
+        thread = threading.Thread(target=listener.run, args=(stop,), daemon=True)
+        thread.start()
+
+        def finish():
+            stop.set()
+            thread.join(10)
+            self.assertFalse(thread.is_alive())
+
+        self.addCleanup(finish)
+        return listener, applied, reports, finish
+
+    def server(self, **kwargs):
+        server = FakeAmiServer(**kwargs).start()
+        self.addCleanup(server.stop)
+        return server
+
+    def test_a_dropped_session_is_opened_again_and_nothing_is_lost(self):
+        ami = AmiStream(TZ)
+        first = ami.internal(T0, "1730780250.21")
+        second = ami.internal(T0, "1730780250.22", caller="102", callee="103")
+        server = self.server()
+        listener, applied, reports, finish = self.start(server, backoff=(0.1,))
+        wait_for(lambda: server.listening_sessions == 1)
+        server.send(first)
+        wait_for(lambda: [e["type"] for e in applied][-1:] == ["hangup"])
+        server.drop()
+        wait_for(lambda: server.listening_sessions == 1 and listener.sessions == 2)
+        server.send(second)
+        wait_for(lambda: len(applied) == 6)
+        finish()
+        self.assertEqual(
+            [(e["call_id"], e["type"]) for e in applied],
+            [("1730780250.21", t) for t in ("ringing", "answered", "hangup")]
+            + [("1730780250.22", t) for t in ("ringing", "answered", "hangup")],
+        )
+        self.assertIsNone(reports[0])
+        self.assertIsInstance(reports[1], AmiError)
+        self.assertIn("closed the AMI connection", str(reports[1]))
+        self.assertIsNone(reports[2])
+
+    def test_a_call_cut_by_the_drop_is_left_to_the_cdr(self):
+        messages = AmiStream(TZ).ring_group(T0, "1730780250.23", "89161234567")
+        server = self.server()
+        listener, applied, _reports, _finish = self.start(server, backoff=(0.1,))
+        wait_for(lambda: server.listening_sessions == 1)
+        server.send(messages[:6])  # rings, then the PBX restarts
+        wait_for(lambda: len(applied) == 2)
+        server.drop()
+        wait_for(lambda: listener.sessions == 2 and server.listening_sessions == 1)
+        server.send(messages[6:])
+        server.send(AmiStream(TZ).internal(T0, "1730780250.24"))
+        wait_for(lambda: [e["type"] for e in applied][-1:] == ["hangup"])
+        self.assertEqual({e["call_id"] for e in applied[2:]}, {"1730780250.24"})
+
+    def test_a_refused_login_is_reported_and_tried_again_later(self):
+        server = self.server()
+        _listener, applied, reports, finish = self.start(
+            server, secret="wrong", backoff=(0.2, 0.4)
+        )
+        time.sleep(1)
+        finish()
+        self.assertEqual(applied, [])
+        self.assertTrue(reports)
+        self.assertTrue(all(isinstance(report, AmiError) for report in reports))
+        self.assertIn("refused the AMI login of odoo", str(reports[0]))
+        logins = [a for a in server.actions if a["Action"] == "Login"]
+        self.assertLessEqual(len(logins), 4, "it waits between attempts")
+
+    def test_events_the_sink_cannot_take_yet_are_kept_in_order(self):
+        messages = AmiStream(TZ).ring_group(
+            T0, "1730780250.25", "89161234567", answered_by="101"
+        )
+        failures, applied = [2], []
+
+        def sink(events):
+            if failures[0]:
+                failures[0] -= 1
+                raise RuntimeError("database restarting")
+            applied.extend(events)
+
+        server = self.server()
+        self.start(server, sink=sink)
+        wait_for(lambda: server.listening_sessions == 1)
+        server.send(messages)
+        wait_for(lambda: [e["type"] for e in applied][-1:] == ["hangup"])
+        expected, _tracker = live_events(messages)
+        self.assertEqual(
+            [(e["type"], e.get("rang_extensions")) for e in applied],
+            [(e["type"], e["rang_extensions"] or None) for e in expected],
+        )
+
+    def test_an_idle_session_is_checked_with_a_ping(self):
+        server = self.server()
+        self.start(server, ping_seconds=0.2)
+        wait_for(lambda: any(a["Action"] == "Ping" for a in server.actions), 5)
 
 
 @tagged("post_install", "-at_install")
