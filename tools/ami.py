@@ -379,7 +379,12 @@ class AmiListener:
                 self._deliver()
                 continue
             last = time.monotonic()
-            self.pending += self.tracker.feed(message, self.clock())
+            # A burst (every phone of a ring group, or many calls at once)
+            # is read whole, then applied in one sink call: one transaction
+            # for what arrived together, not one per event.
+            while message is not None:
+                self.pending += self.tracker.feed(message, self.clock())
+                message = client.next_event(idle=0)
             self._deliver()
 
     def _deliver(self):

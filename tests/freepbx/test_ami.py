@@ -503,6 +503,22 @@ class TestAmiListener(BaseCase):
             [(e["type"], e["rang_extensions"] or None) for e in expected],
         )
 
+    def test_a_burst_is_applied_in_one_go(self):
+        # Five phones of a ring group start ringing at once, in one burst:
+        # their five ringing events reach the sink together.
+        messages = AmiStream(TZ).ring_group(
+            T0, "1730780250.26", "89161234567", answered_by="103"
+        )
+        ringing_burst = [m for m in messages if m["Event"] != "DialEnd"][:11]
+        batches = []
+        server = self.server()
+        self.start(server, sink=lambda events: batches.append(list(events)))
+        wait_for(lambda: server.listening_sessions == 1)
+        server.send(ringing_burst)
+        wait_for(lambda: sum(map(len, batches)) == 5)
+        self.assertEqual(len(batches), 1, batches)
+        self.assertEqual([e["type"] for e in batches[0]], ["ringing"] * 5)
+
     def test_an_idle_session_is_checked_with_a_ping(self):
         server = self.server()
         self.start(server, ping_seconds=0.2)
