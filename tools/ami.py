@@ -323,18 +323,21 @@ class AmiListener:
     once connected, else the AmiError. A session dropped or refused is
     opened again after ``backoff`` seconds (growing up to its last value);
     the calls then in progress are forgotten (the CDR sync brings them).
-    An idle session is checked with a Ping every ``ping_seconds``.
+    An idle session is checked with a Ping every ``ping_seconds``. What
+    arrived together goes to the sink together, ``batch_size`` events at
+    most per call.
     """
 
     def __init__(
         self, connect, sink, report, backoff=(1, 2, 5, 10, 30), ping_seconds=20,
-        clock=None,
+        clock=None, batch_size=500,
     ):  # fmt: skip
         self.connect = connect
         self.sink = sink
         self.report = report
         self.backoff = backoff
         self.ping_seconds = ping_seconds
+        self.batch_size = batch_size  # events per sink call at most
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.tracker = CallTracker()
         self.pending = []  # raw events the sink has not taken yet
@@ -382,24 +385,27 @@ class AmiListener:
             # A burst (every phone of a ring group, or many calls at once)
             # is read whole, then applied in one sink call: one transaction
             # for what arrived together, not one per event.
-            while message is not None:
+            while True:
                 self.pending += self.tracker.feed(message, self.clock())
+                if len(self.pending) >= self.batch_size:
+                    break
                 message = client.next_event(idle=0)
+                if message is None:
+                    break
             self._deliver()
 
     def _deliver(self):
-        if not self.pending:
-            return
-        batch = list(self.pending)
-        try:
-            self.sink(batch)
-        except Exception:  # noqa: BLE001 -- kept and offered again
-            if not self.sink_failing:  # once per failing streak, not every second
-                _logger.exception("AMI events not applied yet; they are kept")
-            self.sink_failing = True
-            return
-        self.sink_failing = False
-        del self.pending[: len(batch)]
+        while self.pending:
+            batch = self.pending[: self.batch_size]
+            try:
+                self.sink(batch)
+            except Exception:  # noqa: BLE001 -- kept and offered again
+                if not self.sink_failing:  # once per failing streak
+                    _logger.exception("AMI events not applied yet; they are kept")
+                self.sink_failing = True
+                return
+            self.sink_failing = False
+            del self.pending[: len(batch)]
 
 
 def event_time(message, received):

@@ -519,6 +519,24 @@ class TestAmiListener(BaseCase):
         self.assertEqual(len(batches), 1, batches)
         self.assertEqual([e["type"] for e in batches[0]], ["ringing"] * 5)
 
+    def test_a_large_burst_goes_to_the_sink_in_bounded_batches(self):
+        messages = AmiStream(TZ).ring_group(
+            T0, "1730780250.27", "89161234567", answered_by="103"
+        )
+        batches = []
+        server = self.server()
+        self.start(
+            server, sink=lambda events: batches.append(list(events)), batch_size=3
+        )
+        wait_for(lambda: server.listening_sessions == 1)
+        server.send(messages)
+        wait_for(lambda: sum(map(len, batches)) == 7)
+        self.assertLessEqual(max(map(len, batches)), 3)
+        self.assertEqual(
+            [e["type"] for batch in batches for e in batch],
+            ["ringing"] * 5 + ["answered", "hangup"],
+        )
+
     def test_an_idle_session_is_checked_with_a_ping(self):
         server = self.server()
         self.start(server, ping_seconds=0.2)
