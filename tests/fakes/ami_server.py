@@ -118,6 +118,12 @@ class FakeAmiServer:
                     )
                 )
                 return None  # Asterisk closes the session
+            listening = action.get("Events", "on").lower() != "off"
+            if listening:
+                # Registered before the answer: a client that logged in gets
+                # whatever send() sends from then on.
+                with self._lock:
+                    self._sessions.append(sock)
             sock.sendall(
                 _message(
                     {
@@ -127,9 +133,7 @@ class FakeAmiServer:
                     }
                 )
             )
-            if action.get("Events", "on").lower() != "off":
-                with self._lock:
-                    self._sessions.append(sock)
+            if listening:
                 sock.sendall(b"".join(_message(event) for event in self._events))
             return True
         if not logged_in:
