@@ -34,6 +34,7 @@ A call that rang no extension (an IVR, a voicemail box) gives no live
 event: nobody gets a pop-up for it, and the CDR sync brings it.
 """
 
+import collections
 import contextlib
 import itertools
 import logging
@@ -89,16 +90,14 @@ class AmiParser:
         self._limit = limit
 
     def feed(self, data):
-        self._buffer += data
+        # Split once: slicing the buffer line by line would copy the rest of
+        # a 64 KiB read for each of its hundreds of lines.
+        *lines, self._buffer = (self._buffer + data).split(b"\n")
+        if len(self._buffer) > self._limit:
+            raise AmiProtocolError("a line longer than %d bytes" % self._limit)
         messages = []
-        while True:
-            end = self._buffer.find(b"\n")
-            if end < 0:
-                if len(self._buffer) > self._limit:
-                    raise AmiProtocolError("a line longer than %d bytes" % self._limit)
-                return messages
-            line = self._buffer[:end].rstrip(b"\r").decode("utf-8", "replace")
-            self._buffer = self._buffer[end + 1 :]
+        for raw in lines:
+            line = raw.rstrip(b"\r").decode("utf-8", "replace")
             if self.banner is None:
                 if not line.startswith(BANNER_PREFIX):
                     raise AmiProtocolError("not an AMI server: %r" % line[:80])
@@ -113,6 +112,7 @@ class AmiParser:
             if not colon:
                 raise AmiProtocolError("a line without a key: %r" % line[:80])
             self._lines.setdefault(key.strip(), value.strip())
+        return messages
 
 
 def format_action(action, action_id, **fields):
@@ -156,7 +156,8 @@ class AmiClient:
         self.banner = None
         self._sock = None
         self._parser = AmiParser()
-        self._pending = []
+        self._events = collections.deque()  # read, not yet taken
+        self._responses = {}  # ActionID: response, read, not yet taken
         self._ids = itertools.count(1)
 
     def __enter__(self):
@@ -187,7 +188,7 @@ class AmiClient:
                 ) from error
         self._sock = sock
         while self._parser.banner is None:
-            self._pending += self._receive()
+            self._read()
         self.banner = self._parser.banner
         return self
 
@@ -205,12 +206,9 @@ class AmiClient:
         """Send the action ``name`` and return its response (a dict)."""
         action_id = "clinic-pbx-%d" % next(self._ids)
         self._send(format_action(name, action_id, **fields))
-        while True:
-            for index, message in enumerate(self._pending):
-                if "Response" in message and message.get("ActionID") == action_id:
-                    del self._pending[index]
-                    return message
-            self._pending += self._receive()
+        while action_id not in self._responses:
+            self._read()
+        return self._responses.pop(action_id)
 
     def originate(
         self, channel, context, exten, caller_id="", timeout=30, variables=None
@@ -238,31 +236,28 @@ class AmiClient:
             )
         action_id = response.get("ActionID")
         while True:
-            for index, message in enumerate(self._pending):
+            for message in self._events:
                 if (
                     message.get("Event") == "OriginateResponse"
                     and message.get("ActionID") == action_id
                 ):
-                    del self._pending[index]
+                    self._events.remove(message)
                     if message.get("Response") == "Success":
                         return message
                     reason = ORIGINATE_REASONS.get(
                         message.get("Reason", ""), "it could not be placed"
                     )
                     raise AmiError("The PBX could not ring %s: %s." % (channel, reason))
-            self._pending += self._receive()
+            self._read()
 
     def next_event(self, idle=None):
         """The next event (a dict); None when none came for ``idle`` seconds
         (when given); AmiError when the PBX closed the session."""
-        while True:
-            for index, message in enumerate(self._pending):
-                if "Event" in message:
-                    del self._pending[index]
-                    return message
+        while not self._events:
             if idle is not None and not self._readable(idle):
                 return None
-            self._pending += self._receive()
+            self._read()
+        return self._events.popleft()
 
     def _readable(self, seconds):
         if self._sock is None:
@@ -273,15 +268,13 @@ class AmiClient:
         return bool(readable)
 
     def close(self):
-        sock, self._sock = self._sock, None
-        if sock is None:
+        if self._sock is None:
             return
         # Log off and wait (briefly) for the PBX's Goodbye, as AMI clients do.
-        self._sock = sock
         with contextlib.suppress(AmiError, OSError):
-            sock.settimeout(min(self.timeout, 2.0))
+            self._sock.settimeout(min(self.timeout, 2.0))
             self.action("Logoff")
-        self._sock = None
+        sock, self._sock = self._sock, None
         sock.close()
 
     def _send(self, data):
@@ -291,6 +284,14 @@ class AmiClient:
             self._sock.sendall(data)
         except OSError as error:
             raise AmiError("The PBX closed the AMI connection.") from error
+
+    def _read(self):
+        """Read from the PBX once; keep the events and the responses."""
+        for message in self._receive():
+            if "Event" in message:
+                self._events.append(message)
+            else:
+                self._responses[message.get("ActionID")] = message
 
     def _receive(self):
         if self._sock is None:
