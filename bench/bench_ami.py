@@ -10,15 +10,14 @@ server (``--workers=2``), in batches of the same sizes, one client. Both
 start from a database with the same users and no calls of theirs.
 """
 
-import json
 import secrets
 import threading
 import time
 from datetime import datetime, timedelta
 
-import requests
-
 from odoo import Command
+
+from .bench_ingest import _post_all
 
 TITLE = "AMI live events: folded per second, next to the Event API"
 DB = "clinic_pbx_bench_ami"
@@ -146,21 +145,12 @@ def _expected_events(messages):
 
 def _api_path(url, token, events, sizes):
     """Seconds to post ``events`` in batches of ``sizes``, one client."""
-    session = requests.Session()
-    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
-    started = time.perf_counter()
-    offset = 0
+    batches, offset = [], 0
     for size in sizes:
-        batch = events[offset : offset + size]
+        batches.append(events[offset : offset + size])
         offset += size
-        response = session.post(
-            f"{url}/pbx/v1/events",
-            data=json.dumps({"events": batch}),
-            headers=headers,
-            timeout=300,
-        )
-        response.raise_for_status()
-        assert response.json()["accepted"] == len(batch), response.text
+    started = time.perf_counter()
+    _post_all(url, token, batches)
     return time.perf_counter() - started
 
 
