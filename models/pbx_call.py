@@ -404,47 +404,34 @@ class PbxCall(models.Model):
         return None
 
     def _search_staff(self, operator, value):
-        user_ids = self._pbx_user_ids(operator, value)
-        if user_ids is None:
-            positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
-                operator, operator
-            )
-            domain = [
-                "|",
-                ("user_id", positive, value),
-                ("rang_user_ids", positive, value),
-            ]
-            return ["!", *domain] if positive != operator else domain
-        domain = [("user_id", "in", user_ids)]
-        rung = self._pbx_rung_users(user_ids)
-        if rung:
-            domain = expression.OR([domain, [("rang_user_ids", "in", rung)]])
-        return ["!", *domain] if operator in ("!=", "not in") else domain
+        return self._pbx_staff_search(operator, value, untaken_only=False)
 
     def _search_admin(self, operator, value):
+        return self._pbx_staff_search(operator, value, untaken_only=True)
+
+    def _pbx_staff_search(self, operator, value, untaken_only):
+        """The calls the users ``value`` took, or that rang them (with
+        ``untaken_only``, of those only the ones nobody is known to have
+        taken). Users never rung are looked for among the calls taken only."""
+        if operator not in ("=", "!=", "in", "not in", "ilike", "not ilike"):
+            return [("user_id", operator, value)]
+        positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
+            operator, operator
+        )
         user_ids = self._pbx_user_ids(operator, value)
-        if user_ids is not None:
-            domain = [("user_id", "in", user_ids)]
+        if user_ids is None:  # names, or False
+            taken = [("user_id", positive, value)]
+            rang = [("rang_user_ids", positive, value)]
+        else:
+            taken = [("user_id", "in", user_ids)]
             rung = self._pbx_rung_users(user_ids)
-            if rung:
-                domain = expression.OR([
-                    domain,
-                    [("user_id", "=", False), ("rang_user_ids", "in", rung)],
-                ])  # fmt: skip
-            return ["!", *domain] if operator in ("!=", "not in") else domain
-        if operator in ("=", "!=", "in", "not in", "ilike", "not ilike"):
-            positive = {"!=": "=", "not in": "in", "not ilike": "ilike"}.get(
-                operator, operator
-            )
-            domain = [
-                "|",
-                ("user_id", positive, value),
-                "&",
-                ("user_id", "=", False),
-                ("rang_user_ids", positive, value),
-            ]
-            return ["!", *domain] if positive != operator else domain
-        return [("user_id", operator, value)]
+            rang = [("rang_user_ids", "in", rung)] if rung else None
+        domain = taken
+        if rang is not None:
+            if untaken_only:
+                rang = expression.AND([[("user_id", "=", False)], rang])
+            domain = expression.OR([taken, rang])
+        return ["!", *domain] if positive != operator else domain
 
     @api.depends("start", "direction", "src", "dst")
     def _compute_display_name(self):
