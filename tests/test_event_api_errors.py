@@ -1,10 +1,12 @@
 import json
 from unittest.mock import patch
 
+import psycopg2
 from werkzeug.wrappers import Request
 
 import odoo.service.model
 from odoo.http import _generate_routing_rules
+from odoo.sql_db import TestCursor
 from odoo.tests import HttpCase, tagged
 from odoo.tools import SQL, mute_logger
 
@@ -102,6 +104,26 @@ class TestEventApiErrors(EventApiMixin, HttpCase):
             response = self.post_events([cdr_event("c", T0)], self.token)
         body = self.assertJsonError(response, 500)
         self.assertNotIn("ZeroDivisionError", json.dumps(body))
+        self.assertFalse(self.calls())
+
+    @mute_logger("odoo.http", "odoo.sql_db")
+    def test_a_database_lost_while_matching_the_route_is_json_503(self):
+        """A failover can kill the connection of the cursor Odoo matched the
+        route with, as Odoo closes it: that answer is JSON too."""
+        original = TestCursor.close
+        failed = []
+
+        def close(cursor):
+            original(cursor)
+            if not failed:
+                failed.append(cursor)
+                raise psycopg2.OperationalError("server closed the connection")
+
+        with patch.object(TestCursor, "close", close):
+            response = self.post_events([cdr_event("c", T0)], self.token)
+        self.assertTrue(failed, "the route's first cursor failed to close")
+        self.assertJsonError(response, 503)
+        self.assertEqual(response.headers["Retry-After"], "5")
         self.assertFalse(self.calls())
 
     @mute_logger("odoo.http", "odoo.service.model", "odoo.sql_db")
