@@ -5,8 +5,8 @@ import psycopg2
 from werkzeug.wrappers import Request
 
 import odoo.service.model
+from odoo import sql_db
 from odoo.http import _generate_routing_rules
-from odoo.sql_db import TestCursor
 from odoo.tests import HttpCase, tagged
 from odoo.tools import SQL, mute_logger
 
@@ -110,7 +110,7 @@ class TestEventApiErrors(EventApiMixin, HttpCase):
     def test_a_database_lost_while_matching_the_route_is_json_503(self):
         """A failover can kill the connection of the cursor Odoo matched the
         route with, as Odoo closes it: that answer is JSON too."""
-        original = TestCursor.close
+        original = sql_db.TestCursor.close
         failed = []
 
         def close(cursor):
@@ -119,7 +119,7 @@ class TestEventApiErrors(EventApiMixin, HttpCase):
                 failed.append(cursor)
                 raise psycopg2.OperationalError("server closed the connection")
 
-        with patch.object(TestCursor, "close", close):
+        with patch.object(sql_db.TestCursor, "close", close):
             response = self.post_events([cdr_event("c", T0)], self.token)
         self.assertTrue(failed, "the route's first cursor failed to close")
         self.assertJsonError(response, 503)
